@@ -7,6 +7,8 @@
 //! lexicons stay out of it to keep the browser's download small.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::OnceLock;
 
 use crate::error::{QuarryError, Result};
@@ -133,7 +135,7 @@ pub struct Place {
 #[derive(Debug)]
 pub struct Gazetteer {
     places: Vec<Place>,
-    by_key: HashMap<String, Vec<u32>>,
+    by_key: FxHashMap<String, Vec<u32>>,
 }
 
 impl Gazetteer {
@@ -141,7 +143,8 @@ impl Gazetteer {
         const FILE: &str = "places.tsv";
         let rows = rows(FILE, text, 8)?;
         let mut places = Vec::with_capacity(rows.len());
-        let mut by_key: HashMap<String, Vec<u32>> = HashMap::with_capacity(rows.len() * 3);
+        let mut by_key: FxHashMap<String, Vec<u32>> =
+            FxHashMap::with_capacity_and_hasher(rows.len() * 3, Default::default());
         for (line, c) in rows {
             let kind = match c[1] {
                 "city" => PlaceKind::City,
@@ -165,14 +168,13 @@ impl Gazetteer {
                 country_code: c[5].to_string(),
                 population: number(FILE, line, c[6])?,
             };
-            let mut keys: Vec<String> = std::iter::once(key(&place.name))
-                .chain(c[7].split('|').map(key))
-                .filter(|k| !k.is_empty())
-                .collect();
-            keys.sort();
-            keys.dedup();
-            for k in keys {
-                by_key.entry(k).or_default().push(index);
+            let names = std::iter::once(place.name.as_str()).chain(c[7].split('|'));
+            for k in names.map(key).filter(|k| !k.is_empty()) {
+                let entries = by_key.entry(k).or_default();
+                // Aliases may repeat the name; index a place once per key.
+                if entries.last() != Some(&index) {
+                    entries.push(index);
+                }
             }
             places.push(place);
         }

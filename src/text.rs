@@ -32,6 +32,13 @@ pub fn words(text: &str) -> Vec<String> {
 
 /// The words joined by single spaces: the key used by lookup tables.
 pub fn key(text: &str) -> String {
+    // Most taxonomy entries are already keys; skip splitting them (start-up
+    // indexes ~100k names).
+    let bytes = text.as_bytes();
+    let plain = bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b' ');
+    if plain && !text.starts_with(' ') && !text.ends_with(' ') && !text.contains("  ") {
+        return text.to_string();
+    }
     words(text).join(" ")
 }
 
@@ -55,6 +62,14 @@ mod tests {
         assert_eq!(normalize("  Rust   Engineer, "), "rust engineer");
         assert_eq!(normalize("\"C++\""), "c");
         assert_eq!(normalize("São  Paulo!"), "são paulo");
+    }
+
+    #[test]
+    fn keys_are_words_joined_by_spaces() {
+        assert_eq!(key("new york"), "new york");
+        assert_eq!(key(" New  York, NY "), "new york ny");
+        assert_eq!(key("münchen"), "münchen");
+        assert_eq!(key("a  b"), "a b");
     }
 
     #[test]

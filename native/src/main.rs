@@ -1,1 +1,137 @@
-fn main() {}
+//! `quarry`: the command-line face of the core crate.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use quarry::eval::{read_examples, Scorer};
+use quarry::taxonomy::{PlaceHints, Sources, Taxonomy};
+use quarry::tools::query_countries;
+use quarry::Output;
+
+#[derive(Parser)]
+#[command(name = "quarry", version, about = "Job-search query understanding with one small language model")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print taxonomy sizes and time the core's start-up (parsing and
+    /// indexing every embedded taxonomy), over several runs.
+    Taxonomy {
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
+    /// Resolve a place as `location_tool` would.
+    Resolve {
+        place: String,
+        /// The member's profile location ("City, Region, Country").
+        #[arg(long)]
+        home: Option<String>,
+        /// The whole query, whose currency or language may settle the place.
+        #[arg(long, default_value = "")]
+        query: String,
+    },
+    /// Run the lexical trust screen on queries (one per argument).
+    Screen { queries: Vec<String> },
+    /// Score predicted outputs (JSONL, one per example, in order) against a
+    /// labelled set, printing Tables 1 and 2.
+    Score {
+        #[arg(long)]
+        data: String,
+        #[arg(long)]
+        predictions: String,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("quarry: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Taxonomy { runs } => taxonomy(runs.max(1)),
+        Command::Resolve { place, home, query } => {
+            let taxonomy = Taxonomy::embedded();
+            let home = home.and_then(|h| taxonomy.gazetteer.resolve(&h, &PlaceHints::default()));
+            let hints = PlaceHints { home, countries: query_countries(&query) };
+            let place = taxonomy
+                .gazetteer
+                .resolve(&place, &hints)
+                .ok_or_else(|| format!("no place called `{place}`"))?;
+            println!(
+                "{}",
+                serde_json::json!({"name": place.name, "admin1": place.admin1,
+                    "country": place.country, "geoname_id": place.geoname_id,
+                    "population": place.population})
+            );
+            Ok(())
+        }
+        Command::Screen { queries } => {
+            for query in queries {
+                let verdict = quarry::trust::screen(&query).map_or("pass", |c| c.as_str());
+                println!("{verdict}\t{query}");
+            }
+            Ok(())
+        }
+        Command::Score { data, predictions } => score(&data, &predictions),
+    }
+}
+
+fn taxonomy(runs: usize) -> Result<(), String> {
+    let mut times = Vec::with_capacity(runs);
+    let mut parsed = None;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let taxonomy = Taxonomy::parse(Sources::EMBEDDED).map_err(|e| e.to_string())?;
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+        parsed = Some(taxonomy);
+    }
+    let taxonomy = parsed.ok_or("no run")?;
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    println!("places            {}", taxonomy.gazetteer.len());
+    println!("industries        {}", taxonomy.industries.all().len());
+    println!("embedded bytes    {}", Sources::embedded_bytes());
+    println!(
+        "start-up (parse + index), {runs} runs: p50 {:.1} ms, p95 {:.1} ms, min {:.1} ms",
+        at(0.5),
+        at(0.95),
+        times[0]
+    );
+    Ok(())
+}
+
+fn score(data: &str, predictions: &str) -> Result<(), String> {
+    let read = |path: &str| std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"));
+    let examples = read_examples(&read(data)?).map_err(|e| format!("{data}: {e}"))?;
+    let outputs: Vec<Output> = read(predictions)?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| format!("{predictions} line {}: {e}", i + 1))
+        })
+        .collect::<Result<_, _>>()?;
+    if outputs.len() != examples.len() {
+        return Err(format!(
+            "{} predictions for {} examples",
+            outputs.len(),
+            examples.len()
+        ));
+    }
+    let mut scorer = Scorer::new();
+    for (example, output) in examples.iter().zip(&outputs) {
+        scorer.add(example, output);
+    }
+    print!("{scorer}");
+    Ok(())
+}

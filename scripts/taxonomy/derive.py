@@ -873,7 +873,7 @@ pytickersymbols (C) portfolio+; big-companies (C) Manuel Vila.
     write_lines(OUT / "SOURCES.md", sources.rstrip("\n").split("\n"))
 
     manifest = {}
-    for name in ["places.tsv", "industries.tsv", "industry_aliases.tsv", "titles.txt", "companies.txt", "SOURCES.md"]:
+    for name in ["places.tsv", "industries.tsv", "industry_aliases.tsv", "titles.txt", "companies.txt", "currencies.tsv", "SOURCES.md"]:
         b = (OUT / name).read_bytes()
         rows = b.count(b"\n") - (0 if name.endswith(".md") else 1)
         manifest[name] = {"rows": rows, "bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()}
