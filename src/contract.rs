@@ -56,14 +56,16 @@ impl Input {
         if body.len() > MAX_REQUEST_BYTES {
             return Err(QuarryError::invalid(
                 "body",
-                format!("{} bytes exceeds the limit of {MAX_REQUEST_BYTES}", body.len()),
+                format!(
+                    "{} bytes exceeds the limit of {MAX_REQUEST_BYTES}",
+                    body.len()
+                ),
             ));
         }
-        let text = std::str::from_utf8(body).map_err(|e| {
-            QuarryError::MalformedRequest(format!("body is not valid UTF-8 ({e})"))
-        })?;
-        let input: Input = serde_json::from_str(text)
-            .map_err(|e| QuarryError::MalformedRequest(e.to_string()))?;
+        let text = std::str::from_utf8(body)
+            .map_err(|e| QuarryError::MalformedRequest(format!("body is not valid UTF-8 ({e})")))?;
+        let input: Input =
+            serde_json::from_str(text).map_err(|e| QuarryError::MalformedRequest(e.to_string()))?;
         input.validated()
     }
 
@@ -91,7 +93,10 @@ impl Input {
                 ),
             ));
         }
-        if trimmed.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+        if trimmed
+            .chars()
+            .any(|c| c.is_control() && !c.is_whitespace())
+        {
             return Err(QuarryError::invalid("query", "contains control characters"));
         }
         self.query = trimmed.to_string();
@@ -117,7 +122,10 @@ impl Profile {
         if self.skills.len() > MAX_SKILLS {
             return Err(QuarryError::invalid(
                 "profile.skills",
-                format!("{} skills exceeds the limit of {MAX_SKILLS}", self.skills.len()),
+                format!(
+                    "{} skills exceeds the limit of {MAX_SKILLS}",
+                    self.skills.len()
+                ),
             ));
         }
         let mut skills = Vec::with_capacity(self.skills.len());

@@ -145,7 +145,8 @@ impl Scorer {
         }
 
         if expected.intent == Intent::SelfReference {
-            if let (Some(profile), Some(gold)) = (&example.input.profile, &expected.rewritten_query) {
+            if let (Some(profile), Some(gold)) = (&example.input.profile, &expected.rewritten_query)
+            {
                 let needed: Vec<String> = profile_values(profile)
                     .into_iter()
                     .filter(|v| contains(gold, v))
@@ -177,12 +178,18 @@ fn resolved_country(call: &ToolCall) -> Option<String> {
 }
 
 fn profile_values(profile: &Profile) -> Vec<String> {
-    [&profile.title, &profile.company, &profile.location, &profile.industry, &profile.education]
-        .into_iter()
-        .flatten()
-        .chain(profile.skills.iter())
-        .cloned()
-        .collect()
+    [
+        &profile.title,
+        &profile.company,
+        &profile.location,
+        &profile.industry,
+        &profile.education,
+    ]
+    .into_iter()
+    .flatten()
+    .chain(profile.skills.iter())
+    .cloned()
+    .collect()
 }
 
 fn contains(haystack: &str, needle: &str) -> bool {
@@ -196,7 +203,11 @@ fn cell(value: Option<f64>) -> String {
 impl fmt::Display for Scorer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Table 1. Query planner ({} queries)", self.examples)?;
-        writeln!(f, "{:<18} {:>7} {:>9} {:>9}", "intent", "support", "precision", "recall")?;
+        writeln!(
+            f,
+            "{:<18} {:>7} {:>9} {:>9}",
+            "intent", "support", "precision", "recall"
+        )?;
         for intent in Intent::ALL {
             let c = self.planner.get(&intent).copied().unwrap_or_default();
             writeln!(
@@ -208,10 +219,20 @@ impl fmt::Display for Scorer {
                 cell(c.recall())
             )?;
         }
-        writeln!(f, "{:<18} {:>7} {:>9}", "accuracy", self.examples, cell(self.planner_accuracy()))?;
+        writeln!(
+            f,
+            "{:<18} {:>7} {:>9}",
+            "accuracy",
+            self.examples,
+            cell(self.planner_accuracy())
+        )?;
         writeln!(f)?;
         writeln!(f, "Table 2. Query tagger")?;
-        writeln!(f, "{:<22} {:>7} {:>9} {:>9}", "tool", "support", "precision", "recall")?;
+        writeln!(
+            f,
+            "{:<22} {:>7} {:>9} {:>9}",
+            "tool", "support", "precision", "recall"
+        )?;
         for tool in ToolName::ALL {
             let c = self.tools.get(&tool).copied().unwrap_or_default();
             writeln!(
@@ -225,10 +246,26 @@ impl fmt::Display for Scorer {
         }
         writeln!(f)?;
         let share = |s: Share| format!("{} ({}/{})", cell(s.value()), s.hits, s.total);
-        writeln!(f, "resolved country accuracy  {}", share(self.resolved_country))?;
-        writeln!(f, "rewrite coverage           {}", share(self.rewrite_coverage))?;
-        writeln!(f, "violations denied          {}", share(self.violations_denied))?;
-        writeln!(f, "false denials              {}", share(self.false_denials))
+        writeln!(
+            f,
+            "resolved country accuracy  {}",
+            share(self.resolved_country)
+        )?;
+        writeln!(
+            f,
+            "rewrite coverage           {}",
+            share(self.rewrite_coverage)
+        )?;
+        writeln!(
+            f,
+            "violations denied          {}",
+            share(self.violations_denied)
+        )?;
+        writeln!(
+            f,
+            "false denials              {}",
+            share(self.false_denials)
+        )
     }
 }
 
@@ -268,16 +305,29 @@ mod tests {
     fn calls_match_on_normalised_key_arguments() {
         let gold = vec![
             ToolCall::new(ToolName::Title, json!({"title": "Nurse"})),
-            ToolCall::new(ToolName::Location, json!({"location": "paris", "resolved": {"country": "France"}})),
+            ToolCall::new(
+                ToolName::Location,
+                json!({"location": "paris", "resolved": {"country": "France"}}),
+            ),
         ];
         let predicted = vec![
             ToolCall::new(ToolName::Title, json!({"title": " nurse,"})),
-            ToolCall::new(ToolName::Location, json!({"location": "Paris", "resolved": {"country": "United States"}})),
+            ToolCall::new(
+                ToolName::Location,
+                json!({"location": "Paris", "resolved": {"country": "United States"}}),
+            ),
             ToolCall::new(ToolName::Seniority, json!({"level": "mid_senior"})),
         ];
         let mut scorer = Scorer::new();
         scorer.add(&example(gold), &output(Intent::NonJob, predicted));
-        assert_eq!(scorer.tools[&ToolName::Title], Counts { expected: 1, predicted: 1, correct: 1 });
+        assert_eq!(
+            scorer.tools[&ToolName::Title],
+            Counts {
+                expected: 1,
+                predicted: 1,
+                correct: 1
+            }
+        );
         assert_eq!(scorer.tools[&ToolName::Seniority].precision(), Some(0.0));
         assert_eq!(scorer.resolved_country, Share { hits: 0, total: 1 });
         assert_eq!(scorer.planner_accuracy(), Some(0.0));

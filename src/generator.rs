@@ -15,7 +15,10 @@ pub enum Constraint<'a> {
     Intent,
     /// One `rewrite` line whose text is built from the query's words and the
     /// profile's values.
-    Rewrite { query: &'a str, profile: &'a Profile },
+    Rewrite {
+        query: &'a str,
+        profile: &'a Profile,
+    },
     /// Tool lines whose text arguments are substrings of `source`.
     Tools { source: &'a str },
     /// One `suggest` line whose names come from `names`.

@@ -54,7 +54,11 @@ impl<'t> Router<'t> {
         let mut run = Run {
             router: self,
             generator,
-            out: Emitter { sink, failed: false, cancelled: false },
+            out: Emitter {
+                sink,
+                failed: false,
+                cancelled: false,
+            },
             parser: StreamParser::new(),
             stats: GenerationStats::default(),
         };
@@ -63,7 +67,10 @@ impl<'t> Router<'t> {
             return Err(QuarryError::Cancelled);
         }
         run.out.emit(&Event::Done(Box::new(output.clone())));
-        Ok(Routed { output, stats: run.stats })
+        Ok(Routed {
+            output,
+            stats: run.stats,
+        })
     }
 }
 
@@ -86,7 +93,10 @@ impl<'r, 't, 's> Run<'r, 't, 's> {
             self.out.emit(&Event::Intent(Intent::TrustViolation));
             return Ok(Output::denied(
                 query,
-                Denial { category: Some(category), stage: DenialStage::Screen },
+                Denial {
+                    category: Some(category),
+                    stage: DenialStage::Screen,
+                },
             ));
         }
 
@@ -103,20 +113,29 @@ impl<'r, 't, 's> Run<'r, 't, 's> {
 
         // Planner. If it fails, the output keeps the neutral intent and no tools.
         let mut intent = None;
-        self.stage(&prompt::planner(query, style), Constraint::Intent, |run, event| match event {
-            Event::Intent(found) => {
-                intent = Some(found);
-                run.emit(&Event::Intent(found));
-                Ok(())
-            }
-            other => Err(unexpected("planner", &other)),
-        })?;
-        let Some(intent) = intent else { return Ok(output) };
+        self.stage(
+            &prompt::planner(query, style),
+            Constraint::Intent,
+            |run, event| match event {
+                Event::Intent(found) => {
+                    intent = Some(found);
+                    run.emit(&Event::Intent(found));
+                    Ok(())
+                }
+                other => Err(unexpected("planner", &other)),
+            },
+        )?;
+        let Some(intent) = intent else {
+            return Ok(output);
+        };
         output.intent = intent;
         if intent == Intent::TrustViolation {
             return Ok(Output::denied(
                 query,
-                Denial { category: None, stage: DenialStage::Model },
+                Denial {
+                    category: None,
+                    stage: DenialStage::Model,
+                },
             ));
         }
 
@@ -127,8 +146,10 @@ impl<'r, 't, 's> Run<'r, 't, 's> {
                 Some(profile) if rewriter::needs_model(input) => {
                     let mut rewrite = None;
                     let constraint = Constraint::Rewrite { query, profile };
-                    self.stage(&prompt::rewriter(query, profile, style), constraint, |run, event| {
-                        match event {
+                    self.stage(
+                        &prompt::rewriter(query, profile, style),
+                        constraint,
+                        |run, event| match event {
                             Event::Rewrite(text) => {
                                 let text = rewriter::check(&text)?;
                                 run.emit(&Event::Rewrite(text.clone()));
@@ -136,8 +157,8 @@ impl<'r, 't, 's> Run<'r, 't, 's> {
                                 Ok(())
                             }
                             other => Err(unexpected("rewriter", &other)),
-                        }
-                    })?;
+                        },
+                    )?;
                     match rewrite {
                         Some(text) => text,
                         None => return Ok(output),
@@ -156,15 +177,19 @@ impl<'r, 't, 's> Run<'r, 't, 's> {
         let context = ToolContext::new(taxonomy, input.profile.as_ref(), &source, now_unix);
         let mut calls: Vec<ToolCall> = Vec::new();
         let constraint = Constraint::Tools { source: &source };
-        self.stage(&prompt::tagger(&source, style), constraint, |run, event| match event {
-            Event::Tool(call) => {
-                let executed = tools::execute(&call, &context)?;
-                run.emit(&Event::Tool(executed.clone()));
-                calls.push(executed);
-                Ok(())
-            }
-            other => Err(unexpected("tagger", &other)),
-        })?;
+        self.stage(
+            &prompt::tagger(&source, style),
+            constraint,
+            |run, event| match event {
+                Event::Tool(call) => {
+                    let executed = tools::execute(&call, &context)?;
+                    run.emit(&Event::Tool(executed.clone()));
+                    calls.push(executed);
+                    Ok(())
+                }
+                other => Err(unexpected("tagger", &other)),
+            },
+        )?;
         output.tools = calls;
         if !self.out.live() {
             return Ok(output);
@@ -183,7 +208,12 @@ impl<'r, 't, 's> Run<'r, 't, 's> {
                 .profile
                 .as_ref()
                 .and_then(|p| p.industry.as_deref())
-                .map(|text| taxonomy.industries.resolve(text).map_or(text, |i| i.name.as_str()));
+                .map(|text| {
+                    taxonomy
+                        .industries
+                        .resolve(text)
+                        .map_or(text, |i| i.name.as_str())
+                });
             let names: Vec<&str> = taxonomy
                 .industries
                 .all()
@@ -193,16 +223,18 @@ impl<'r, 't, 's> Run<'r, 't, 's> {
                 .collect();
             let mut suggested = Vec::new();
             let prompt = prompt::suggester(&first.name, member, style);
-            self.stage(&prompt, Constraint::Suggestions { names: &names }, |run, event| {
-                match event {
+            self.stage(
+                &prompt,
+                Constraint::Suggestions { names: &names },
+                |run, event| match event {
                     Event::Suggestions(proposed) => {
                         suggested = suggest::accept(&taxonomy.industries, &tagged, proposed);
                         run.emit(&Event::Suggestions(suggested.clone()));
                         Ok(())
                     }
                     other => Err(unexpected("suggester", &other)),
-                }
-            })?;
+                },
+            )?;
             output.suggested_industries = suggested;
         }
         Ok(output)

@@ -163,8 +163,8 @@ impl StreamParser {
                 Ok(Some(Event::Suggestions(names)))
             }
             tool => {
-                let name = ToolName::parse(tool)
-                    .ok_or_else(|| format!("unknown piece {}", quoted()))?;
+                let name =
+                    ToolName::parse(tool).ok_or_else(|| format!("unknown piece {}", quoted()))?;
                 self.advance(Stage::Tools, keyword)?;
                 let arguments: Value = serde_json::from_str(payload)
                     .map_err(|e| format!("bad arguments {}: {e}", quoted()))?;
@@ -249,7 +249,10 @@ mod tests {
     fn sample() -> String {
         let mut out = wire::intent(Intent::SelfReference);
         out += &wire::rewrite("Sous Chef jobs in Napoli \"centro\" ☕");
-        out += &wire::tool(&ToolCall::new(ToolName::Title, json!({"title": "sous chef"})));
+        out += &wire::tool(&ToolCall::new(
+            ToolName::Title,
+            json!({"title": "sous chef"}),
+        ));
         out += &wire::tool(&ToolCall::new(ToolName::EasyApply, json!({})));
         out += &wire::suggest(&["Restaurants".into(), "Food & Beverages".into()]);
         out
@@ -272,7 +275,10 @@ mod tests {
     fn a_piece_is_emitted_at_its_newline() {
         let mut parser = StreamParser::new();
         assert!(parser.push(b"intent criteria_sea").is_empty());
-        assert_eq!(parser.push(b"rch\ntitle_tool {\"ti"), vec![Event::Intent(Intent::CriteriaSearch)]);
+        assert_eq!(
+            parser.push(b"rch\ntitle_tool {\"ti"),
+            vec![Event::Intent(Intent::CriteriaSearch)]
+        );
         let events = parser.push(b"tle\":\"nurse\"}\n");
         assert_eq!(events.len(), 1);
     }
@@ -302,7 +308,13 @@ mod tests {
                 matches!(events.last(), Some(Event::Error(_))),
                 "{bad:?} gave {events:?}"
             );
-            assert_eq!(events.iter().filter(|e| matches!(e, Event::Error(_))).count(), 1);
+            assert_eq!(
+                events
+                    .iter()
+                    .filter(|e| matches!(e, Event::Error(_)))
+                    .count(),
+                1
+            );
         }
     }
 

@@ -15,7 +15,8 @@ pub fn related(
     tagged: &Industry,
     member: Option<&Industry>,
 ) -> Vec<String> {
-    let shared = |a: &Industry, b: &Industry| a.groups.iter().filter(|g| b.groups.contains(g)).count();
+    let shared =
+        |a: &Industry, b: &Industry| a.groups.iter().filter(|g| b.groups.contains(g)).count();
     let mut scored: Vec<(usize, usize, bool, &Industry)> = industries
         .all()
         .iter()

@@ -216,15 +216,15 @@ impl Gazetteer {
             .collect();
         candidates.retain(|p| {
             p.kind != PlaceKind::Admin1
-                || !named_after.iter().any(|(cc, a1)| *cc == p.country_code && *a1 == p.name)
+                || !named_after
+                    .iter()
+                    .any(|(cc, a1)| *cc == p.country_code && *a1 == p.name)
         });
-        candidates
-            .into_iter()
-            .max_by(|a, b| {
-                self.score(a, hints)
-                    .total_cmp(&self.score(b, hints))
-                    .then(b.geoname_id.cmp(&a.geoname_id))
-            })
+        candidates.into_iter().max_by(|a, b| {
+            self.score(a, hints)
+                .total_cmp(&self.score(b, hints))
+                .then(b.geoname_id.cmp(&a.geoname_id))
+        })
     }
 
     fn candidates(&self, text: &str) -> Vec<&Place> {
@@ -236,7 +236,10 @@ impl Gazetteer {
                 return found;
             }
         }
-        let words: Vec<&str> = parts.first().map(|p| p.split(' ').collect()).unwrap_or_default();
+        let words: Vec<&str> = parts
+            .first()
+            .map(|p| p.split(' ').collect())
+            .unwrap_or_default();
         for trimmed in trims(&words) {
             let whole = trimmed.join(" ");
             // "paris tx", "cambridge uk": the longest head whose tail qualifies it.
@@ -288,9 +291,16 @@ impl Gazetteer {
         if let Some(home) = hints.home {
             if place.country_code == home.country_code {
                 score += 3.5;
-                let region = if home.kind == PlaceKind::Admin1 { &home.name } else { &home.admin1 };
-                let place_region =
-                    if place.kind == PlaceKind::Admin1 { &place.name } else { &place.admin1 };
+                let region = if home.kind == PlaceKind::Admin1 {
+                    &home.name
+                } else {
+                    &home.admin1
+                };
+                let place_region = if place.kind == PlaceKind::Admin1 {
+                    &place.name
+                } else {
+                    &place.admin1
+                };
                 if !region.is_empty() && region == place_region {
                     score += 6.0;
                 }
@@ -317,7 +327,9 @@ fn contains(region: &Place, place: &Place) -> bool {
 /// "bay area region", "downtown austin").
 fn trims<'a>(words: &[&'a str]) -> Vec<Vec<&'a str>> {
     const LEADING: &[&str] = &["greater", "metro", "downtown", "central", "the", "city of"];
-    const TRAILING: &[&str] = &["area", "metro", "region", "city", "county", "state", "province"];
+    const TRAILING: &[&str] = &[
+        "area", "metro", "region", "city", "county", "state", "province",
+    ];
     let mut out = vec![words.to_vec()];
     let mut current = words.to_vec();
     while current.len() > 1 && LEADING.contains(&current[0]) {
@@ -362,7 +374,12 @@ impl Industries {
         let mut list = Vec::new();
         let mut by_key = HashMap::new();
         for (line, c) in rows(FILE, industries, 4)? {
-            let split = |s: &str| s.split(',').filter(|g| !g.is_empty()).map(str::to_string).collect();
+            let split = |s: &str| {
+                s.split(',')
+                    .filter(|g| !g.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            };
             by_key.insert(key(c[1]), list.len());
             list.push(Industry {
                 code: number(FILE, line, c[0])?,
@@ -372,11 +389,14 @@ impl Industries {
             });
         }
         for (line, c) in rows("industry_aliases.tsv", aliases, 2)? {
-            let target = by_key.get(&key(c[1])).copied().ok_or_else(|| QuarryError::Taxonomy {
-                file: "industry_aliases.tsv",
-                line,
-                reason: format!("`{}` is not an industry name", c[1]),
-            })?;
+            let target = by_key
+                .get(&key(c[1]))
+                .copied()
+                .ok_or_else(|| QuarryError::Taxonomy {
+                    file: "industry_aliases.tsv",
+                    line,
+                    reason: format!("`{}` is not an industry name", c[1]),
+                })?;
             by_key.entry(key(c[0])).or_insert(target);
         }
         Ok(Industries { list, by_key })
@@ -400,8 +420,23 @@ impl Industries {
             return None;
         }
         let get = |k: &str| self.by_key.get(k).map(|&i| &self.list[i]);
-        const FILLER: &[&str] = &["industry", "industries", "sector", "space", "field", "companies", "company", "firms", "startups", "startup"];
-        let core: Vec<&str> = words.iter().map(String::as_str).filter(|w| !FILLER.contains(w)).collect();
+        const FILLER: &[&str] = &[
+            "industry",
+            "industries",
+            "sector",
+            "space",
+            "field",
+            "companies",
+            "company",
+            "firms",
+            "startups",
+            "startup",
+        ];
+        let core: Vec<&str> = words
+            .iter()
+            .map(String::as_str)
+            .filter(|w| !FILLER.contains(w))
+            .collect();
         if let Some(found) = get(&words.join(" ")).or_else(|| get(&core.join(" "))) {
             return Some(found);
         }
@@ -446,7 +481,11 @@ impl Lexicon {
             .map(str::to_string)
             .collect();
         if names.is_empty() {
-            return Err(QuarryError::Taxonomy { file, line: 1, reason: "no entries".into() });
+            return Err(QuarryError::Taxonomy {
+                file,
+                line: 1,
+                reason: "no entries".into(),
+            });
         }
         let by_key = names.iter().enumerate().map(|(i, n)| (key(n), i)).collect();
         Ok(Lexicon { names, by_key })

@@ -35,7 +35,9 @@ pub fn key(text: &str) -> String {
     // Most taxonomy entries are already keys; skip splitting them (start-up
     // indexes ~100k names).
     let bytes = text.as_bytes();
-    let plain = bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b' ');
+    let plain = bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b' ');
     if plain && !text.starts_with(' ') && !text.ends_with(' ') && !text.contains("  ") {
         return text.to_string();
     }
@@ -76,7 +78,10 @@ mod tests {
     fn words_split_on_punctuation() {
         assert_eq!(words("Paris, TX"), ["paris", "tx"]);
         assert_eq!(words("don't   stop"), ["dont", "stop"]);
-        assert!(contains_phrase(&words("I want to KILL myself"), "kill myself"));
+        assert!(contains_phrase(
+            &words("I want to KILL myself"),
+            "kill myself"
+        ));
         assert!(!contains_phrase(&words("skill myselfie"), "kill myself"));
     }
 }

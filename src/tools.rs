@@ -23,11 +23,23 @@ use crate::taxonomy::{Place, PlaceHints, Taxonomy};
 
 /// The seniority levels, workplace and employment types, and date windows
 /// that enum tools accept.
-pub const SENIORITY_LEVELS: &[&str] =
-    &["internship", "entry_level", "associate", "mid_senior", "director", "executive"];
+pub const SENIORITY_LEVELS: &[&str] = &[
+    "internship",
+    "entry_level",
+    "associate",
+    "mid_senior",
+    "director",
+    "executive",
+];
 pub const WORKPLACE_TYPES: &[&str] = &["on_site", "remote", "hybrid"];
-pub const EMPLOYMENT_TYPES: &[&str] =
-    &["full_time", "part_time", "contract", "temporary", "internship", "volunteer"];
+pub const EMPLOYMENT_TYPES: &[&str] = &[
+    "full_time",
+    "part_time",
+    "contract",
+    "temporary",
+    "internship",
+    "volunteer",
+];
 pub const DATE_WINDOWS: &[&str] = &["past_24_hours", "past_week", "past_month"];
 
 /// "not many applicants", "low competition": the spec's default cap.
@@ -79,7 +91,10 @@ pub fn execute(call: &ToolCall, ctx: &ToolContext<'_>) -> Result<ToolCall, Strin
         }
         ToolName::Location => {
             let text = span(args, "location", name)?;
-            let hints = PlaceHints { home: ctx.home, countries: ctx.query_countries.clone() };
+            let hints = PlaceHints {
+                home: ctx.home,
+                countries: ctx.query_countries.clone(),
+            };
             let mut out = json!({ "location": text });
             if let Some(place) = ctx.taxonomy.gazetteer.resolve(text, &hints) {
                 out["resolved"] = json!({
@@ -131,12 +146,15 @@ pub fn execute(call: &ToolCall, ctx: &ToolContext<'_>) -> Result<ToolCall, Strin
         }
         ToolName::Salary => {
             let text = span(args, "amount", name)?;
-            let salary = parse_salary(text)
-                .ok_or_else(|| format!("no amount in salary text `{text}`"))?;
+            let salary =
+                parse_salary(text).ok_or_else(|| format!("no amount in salary text `{text}`"))?;
             let currency = salary
                 .currency
                 .or_else(|| currency_in(ctx.source))
-                .or_else(|| ctx.home.and_then(|h| ctx.taxonomy.currency_of(&h.country_code)))
+                .or_else(|| {
+                    ctx.home
+                        .and_then(|h| ctx.taxonomy.currency_of(&h.country_code))
+                })
                 .unwrap_or("USD");
             json!({ "min_annual": salary.min_annual, "currency": currency })
         }
@@ -164,7 +182,10 @@ fn choice<'v>(
     if options.contains(&value) {
         Ok(value)
     } else {
-        Err(format!("{} `{key}` must be one of {options:?}, got `{value}`", tool.as_str()))
+        Err(format!(
+            "{} `{key}` must be one of {options:?}, got `{value}`",
+            tool.as_str()
+        ))
     }
 }
 
@@ -204,7 +225,9 @@ pub fn parse_salary(text: &str) -> Option<Salary> {
         value *= 1_000.0;
     }
     let period = lower.as_str();
-    let hourly = ["/h", "an hour", "per hour", "/hour", "hourly", "/hr", "an hr", "per hr"];
+    let hourly = [
+        "/h", "an hour", "per hour", "/hour", "hourly", "/hr", "an hr", "per hr",
+    ];
     let monthly = ["/month", "a month", "per month", "monthly", "/mo"];
     if hourly.iter().any(|p| period.contains(p)) {
         value *= 2_080.0;
@@ -217,7 +240,10 @@ pub fn parse_salary(text: &str) -> Option<Salary> {
             .any(|w| crate::text::words(&lower).iter().any(|x| x == w))
             .then_some("INR")
     });
-    (value >= 1.0).then(|| Salary { min_annual: value.round() as u64, currency })
+    (value >= 1.0).then(|| Salary {
+        min_annual: value.round() as u64,
+        currency,
+    })
 }
 
 /// The first number in `text` ("80,000", "1.5", "70.000") and what follows.
@@ -244,23 +270,63 @@ fn first_amount(text: &str) -> Option<(f64, &str)> {
 
 fn first_integer(text: &str) -> Option<u64> {
     let start = text.find(|c: char| c.is_ascii_digit())?;
-    let digits: String = text[start..].chars().take_while(char::is_ascii_digit).collect();
+    let digits: String = text[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     digits.parse().ok()
 }
 
 /// Currency words and symbols, most specific first ("c$" before "$").
 const CURRENCIES: &[(&str, &str)] = &[
-    ("c$", "CAD"), ("ca$", "CAD"), ("cad", "CAD"), ("canadian dollars", "CAD"),
-    ("a$", "AUD"), ("au$", "AUD"), ("aud", "AUD"), ("australian dollars", "AUD"),
-    ("nz$", "NZD"), ("nzd", "NZD"), ("s$", "SGD"), ("sgd", "SGD"),
-    ("€", "EUR"), ("eur", "EUR"), ("euro", "EUR"), ("euros", "EUR"),
-    ("£", "GBP"), ("gbp", "GBP"), ("pounds", "GBP"), ("quid", "GBP"),
-    ("₹", "INR"), ("inr", "INR"), ("rupees", "INR"), ("rs", "INR"),
-    ("chf", "CHF"), ("francs", "CHF"), ("¥", "JPY"), ("yen", "JPY"), ("jpy", "JPY"),
-    ("sek", "SEK"), ("nok", "NOK"), ("dkk", "DKK"), ("pln", "PLN"), ("zł", "PLN"),
-    ("r$", "BRL"), ("brl", "BRL"), ("reais", "BRL"), ("mxn", "MXN"), ("pesos", "MXN"),
-    ("aed", "AED"), ("dirhams", "AED"), ("zar", "ZAR"), ("rand", "ZAR"),
-    ("usd", "USD"), ("us$", "USD"), ("dollars", "USD"), ("bucks", "USD"), ("$", "USD"),
+    ("c$", "CAD"),
+    ("ca$", "CAD"),
+    ("cad", "CAD"),
+    ("canadian dollars", "CAD"),
+    ("a$", "AUD"),
+    ("au$", "AUD"),
+    ("aud", "AUD"),
+    ("australian dollars", "AUD"),
+    ("nz$", "NZD"),
+    ("nzd", "NZD"),
+    ("s$", "SGD"),
+    ("sgd", "SGD"),
+    ("€", "EUR"),
+    ("eur", "EUR"),
+    ("euro", "EUR"),
+    ("euros", "EUR"),
+    ("£", "GBP"),
+    ("gbp", "GBP"),
+    ("pounds", "GBP"),
+    ("quid", "GBP"),
+    ("₹", "INR"),
+    ("inr", "INR"),
+    ("rupees", "INR"),
+    ("rs", "INR"),
+    ("chf", "CHF"),
+    ("francs", "CHF"),
+    ("¥", "JPY"),
+    ("yen", "JPY"),
+    ("jpy", "JPY"),
+    ("sek", "SEK"),
+    ("nok", "NOK"),
+    ("dkk", "DKK"),
+    ("pln", "PLN"),
+    ("zł", "PLN"),
+    ("r$", "BRL"),
+    ("brl", "BRL"),
+    ("reais", "BRL"),
+    ("mxn", "MXN"),
+    ("pesos", "MXN"),
+    ("aed", "AED"),
+    ("dirhams", "AED"),
+    ("zar", "ZAR"),
+    ("rand", "ZAR"),
+    ("usd", "USD"),
+    ("us$", "USD"),
+    ("dollars", "USD"),
+    ("bucks", "USD"),
+    ("$", "USD"),
 ];
 
 /// The currency a text names, if any.
@@ -292,8 +358,8 @@ fn symbol_at_word_start(text: &str, symbol: &str) -> bool {
 }
 
 const EUROZONE: &[&str] = &[
-    "AT", "BE", "HR", "CY", "EE", "FI", "FR", "DE", "GR", "IE", "IT", "LV", "LT", "LU", "MT",
-    "NL", "PT", "SK", "SI", "ES",
+    "AT", "BE", "HR", "CY", "EE", "FI", "FR", "DE", "GR", "IE", "IT", "LV", "LT", "LU", "MT", "NL",
+    "PT", "SK", "SI", "ES",
 ];
 
 /// Countries a query points to without naming a place: its currency, or
@@ -309,17 +375,28 @@ pub fn query_countries(query: &str) -> Vec<&'static str> {
         _ => Vec::new(),
     };
     const LANGUAGE: &[(&str, &[&str])] = &[
-        ("lavoro", &["IT"]), ("offerte", &["IT"]), ("cercasi", &["IT"]),
-        ("stellenangebote", &["DE", "AT", "CH"]), ("stelle", &["DE", "AT", "CH"]),
-        ("arbeit", &["DE", "AT", "CH"]), ("emploi", &["FR", "BE", "CH"]),
-        ("offres", &["FR", "BE", "CH"]), ("empleo", &["ES", "MX", "AR", "CO", "CL", "PE"]),
-        ("trabajo", &["ES", "MX", "AR", "CO", "CL", "PE"]), ("vagas", &["BR", "PT"]),
+        ("lavoro", &["IT"]),
+        ("offerte", &["IT"]),
+        ("cercasi", &["IT"]),
+        ("stellenangebote", &["DE", "AT", "CH"]),
+        ("stelle", &["DE", "AT", "CH"]),
+        ("arbeit", &["DE", "AT", "CH"]),
+        ("emploi", &["FR", "BE", "CH"]),
+        ("offres", &["FR", "BE", "CH"]),
+        ("empleo", &["ES", "MX", "AR", "CO", "CL", "PE"]),
+        ("trabajo", &["ES", "MX", "AR", "CO", "CL", "PE"]),
+        ("vagas", &["BR", "PT"]),
         ("vacatures", &["NL", "BE"]),
     ];
     let words = crate::text::words(query);
     for (word, countries) in LANGUAGE {
         if words.iter().any(|w| w == word) {
-            out.extend(countries.iter().filter(|c| !out.contains(c)).collect::<Vec<_>>());
+            out.extend(
+                countries
+                    .iter()
+                    .filter(|c| !out.contains(c))
+                    .collect::<Vec<_>>(),
+            );
         }
     }
     out
@@ -345,7 +422,14 @@ mod tests {
             ("5000 a month", 60_000, None),
         ];
         for (text, min_annual, currency) in cases {
-            assert_eq!(parse_salary(text), Some(Salary { min_annual, currency }), "{text}");
+            assert_eq!(
+                parse_salary(text),
+                Some(Salary {
+                    min_annual,
+                    currency
+                }),
+                "{text}"
+            );
         }
         assert_eq!(parse_salary("well paid"), None);
     }

@@ -27,9 +27,15 @@ fn queries_are_trimmed_and_bounded() {
     assert!(parse(&json!({"query": format!("  {at_limit} ")}).to_string()).is_ok());
     let over = "é".repeat(MAX_QUERY_BYTES / 2 + 1);
     let error = parse(&json!({"query": over}).to_string()).unwrap_err();
-    assert!(error.to_string().contains("exceeds the limit of 512"), "{error}");
+    assert!(
+        error.to_string().contains("exceeds the limit of 512"),
+        "{error}"
+    );
     for empty in [r#"{"query": ""}"#, r#"{"query": " \n\t "}"#] {
-        assert!(matches!(parse(empty), Err(QuarryError::InvalidInput { field: "query", .. })));
+        assert!(matches!(
+            parse(empty),
+            Err(QuarryError::InvalidInput { field: "query", .. })
+        ));
     }
 }
 
@@ -40,18 +46,37 @@ fn bad_bodies_get_errors_that_name_the_problem() {
         (b"{\"query\": ", "EOF"),
         (b"not json", "expected"),
         (b"{\"query\": 42}", "invalid type"),
-        (b"{\"query\": \"x\", \"sort\": \"date\"}", "unknown field `sort`"),
-        (b"{\"query\": \"x\", \"profile\": {\"age\": 30}}", "unknown field `age`"),
-        (b"{\"query\": \"x\", \"profile\": {\"seniority\": \"boss\"}}", "unknown variant `boss`"),
-        (b"{\"query\": \"x\", \"profile\": {\"years_experience\": -1}}", "invalid value"),
+        (
+            b"{\"query\": \"x\", \"sort\": \"date\"}",
+            "unknown field `sort`",
+        ),
+        (
+            b"{\"query\": \"x\", \"profile\": {\"age\": 30}}",
+            "unknown field `age`",
+        ),
+        (
+            b"{\"query\": \"x\", \"profile\": {\"seniority\": \"boss\"}}",
+            "unknown variant `boss`",
+        ),
+        (
+            b"{\"query\": \"x\", \"profile\": {\"years_experience\": -1}}",
+            "invalid value",
+        ),
         (b"{}", "missing field `query`"),
     ];
     for (body, needle) in cases {
         let error = Input::from_json(body).unwrap_err().to_string();
-        assert!(error.contains(needle), "{:?}: {error}", String::from_utf8_lossy(body));
+        assert!(
+            error.contains(needle),
+            "{:?}: {error}",
+            String::from_utf8_lossy(body)
+        );
     }
     let huge = format!("{{\"query\": \"{}\"}}", "a".repeat(20_000));
-    assert!(Input::from_json(huge.as_bytes()).unwrap_err().to_string().contains("body"));
+    assert!(Input::from_json(huge.as_bytes())
+        .unwrap_err()
+        .to_string()
+        .contains("body"));
     let control = parse("{\"query\": \"nurse\\u0000jobs\"}").unwrap_err();
     assert!(control.to_string().contains("control characters"));
     let years = parse(r#"{"query": "x", "profile": {"years_experience": 500}}"#).unwrap_err();
@@ -66,12 +91,23 @@ fn an_empty_profile_is_no_profile() {
 
 #[test]
 fn outputs_serialize_with_the_contracts_field_names() {
-    let denied = Output::denied("q", quarry::contract::Denial {
-        category: None,
-        stage: quarry::contract::DenialStage::Model,
-    });
+    let denied = Output::denied(
+        "q",
+        quarry::contract::Denial {
+            category: None,
+            stage: quarry::contract::DenialStage::Model,
+        },
+    );
     let value = serde_json::to_value(&denied).unwrap();
-    for field in ["query", "intent", "denied", "message", "rewritten_query", "tools", "suggested_industries"] {
+    for field in [
+        "query",
+        "intent",
+        "denied",
+        "message",
+        "rewritten_query",
+        "tools",
+        "suggested_industries",
+    ] {
         assert!(value.get(field).is_some(), "{field} missing");
     }
     assert_eq!(value["intent"], "trust_violation");

@@ -28,10 +28,16 @@ fn dev_set_covers_every_intent_and_tool() {
         }
     }
     for intent in Intent::ALL {
-        assert!(intents.get(&intent).copied().unwrap_or(0) >= 25, "{intent:?}: {intents:?}");
+        assert!(
+            intents.get(&intent).copied().unwrap_or(0) >= 25,
+            "{intent:?}: {intents:?}"
+        );
     }
     for tool in ToolName::ALL {
-        assert!(tools.get(&tool).copied().unwrap_or(0) >= 12, "{tool:?}: {tools:?}");
+        assert!(
+            tools.get(&tool).copied().unwrap_or(0) >= 12,
+            "{tool:?}: {tools:?}"
+        );
     }
 }
 
@@ -40,9 +46,16 @@ fn labels_follow_the_contract() {
     for example in dev_set() {
         let expected = &example.expected;
         let id = &example.id;
-        assert_eq!(expected.denied, expected.intent == Intent::TrustViolation, "{id}");
+        assert_eq!(
+            expected.denied,
+            expected.intent == Intent::TrustViolation,
+            "{id}"
+        );
         if expected.denied {
-            assert!(expected.tools.is_empty(), "{id}: a denied query has no tools");
+            assert!(
+                expected.tools.is_empty(),
+                "{id}: a denied query has no tools"
+            );
         }
         let source = match (&expected.rewritten_query, expected.intent) {
             (Some(rewrite), Intent::SelfReference) => rewrite.clone(),
@@ -52,14 +65,19 @@ fn labels_follow_the_contract() {
         };
         for call in &expected.tools {
             if let Some(key) = call.name.text_argument() {
-                let value = call.text(key).unwrap_or_else(|| panic!("{id}: {key} missing"));
+                let value = call
+                    .text(key)
+                    .unwrap_or_else(|| panic!("{id}: {key} missing"));
                 assert!(
                     normalize(&source).contains(&normalize(value)),
                     "{id}: `{value}` is not in `{source}`"
                 );
             }
             let enum_ok = |key: &str, options: &[&str]| {
-                assert!(options.contains(&call.text(key).unwrap_or("")), "{id}: {call:?}")
+                assert!(
+                    options.contains(&call.text(key).unwrap_or("")),
+                    "{id}: {call:?}"
+                )
             };
             match call.name {
                 ToolName::Seniority => enum_ok("level", tools::SENIORITY_LEVELS),
@@ -101,7 +119,11 @@ fn scorer_is_consistent_on_the_dev_set() {
     }
     assert_eq!(perfect.planner_accuracy(), Some(1.0));
     for (tool, counts) in &perfect.tools {
-        assert_eq!((counts.precision(), counts.recall()), (Some(1.0), Some(1.0)), "{tool:?}");
+        assert_eq!(
+            (counts.precision(), counts.recall()),
+            (Some(1.0), Some(1.0)),
+            "{tool:?}"
+        );
     }
     assert_eq!(perfect.rewrite_coverage.value(), Some(1.0));
     assert_eq!(perfect.violations_denied.value(), Some(1.0));
@@ -129,7 +151,10 @@ fn trust_screen_on_the_dev_set() {
     }
     println!("screen caught {caught}/{violations} violations");
     assert!(false_denials.is_empty(), "{false_denials:?}");
-    assert!(caught * 2 >= violations, "screen caught only {caught}/{violations}");
+    assert!(
+        caught * 2 >= violations,
+        "screen caught only {caught}/{violations}"
+    );
 }
 
 /// Resolving each labelled place text with the example's profile and query
@@ -146,23 +171,48 @@ fn gazetteer_resolves_dev_set_places() {
             .as_ref()
             .and_then(|p| p.location.as_deref())
             .and_then(|l| taxonomy.gazetteer.resolve(l, &PlaceHints::default()));
-        let source = example.expected.rewritten_query.clone().unwrap_or(example.input.query.clone());
-        for call in example.expected.tools.iter().filter(|c| c.name == ToolName::Location) {
+        let source = example
+            .expected
+            .rewritten_query
+            .clone()
+            .unwrap_or(example.input.query.clone());
+        for call in example
+            .expected
+            .tools
+            .iter()
+            .filter(|c| c.name == ToolName::Location)
+        {
             let text = call.text("location").unwrap_or_default();
-            let Some(country) = call.arguments.get("resolved").and_then(|r| r["country"].as_str())
+            let Some(country) = call
+                .arguments
+                .get("resolved")
+                .and_then(|r| r["country"].as_str())
             else {
                 continue;
             };
-            let hints = PlaceHints { home, countries: query_countries(&source) };
-            let found = taxonomy.gazetteer.resolve(text, &hints).map(|p| p.country.as_str());
+            let hints = PlaceHints {
+                home,
+                countries: query_countries(&source),
+            };
+            let found = taxonomy
+                .gazetteer
+                .resolve(text, &hints)
+                .map(|p| p.country.as_str());
             if found == Some(country) {
                 right += 1;
             } else {
-                misses.push(format!("{}: `{text}` → {found:?}, want {country}", example.id));
+                misses.push(format!(
+                    "{}: `{text}` → {found:?}, want {country}",
+                    example.id
+                ));
             }
         }
     }
     let total = right + misses.len();
     println!("resolved country {right}/{total}\n{}", misses.join("\n"));
-    assert!(right as f64 >= 0.95 * total as f64, "{right}/{total}:\n{}", misses.join("\n"));
+    assert!(
+        right as f64 >= 0.95 * total as f64,
+        "{right}/{total}:\n{}",
+        misses.join("\n")
+    );
 }

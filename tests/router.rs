@@ -28,7 +28,12 @@ struct Scripted {
 
 impl Scripted {
     fn new(replies: &[(Task, String)], seen: Rc<RefCell<Vec<Event>>>) -> Scripted {
-        Scripted { replies: replies.to_vec(), calls: vec![], seen, events_before_chunk: vec![] }
+        Scripted {
+            replies: replies.to_vec(),
+            calls: vec![],
+            seen,
+            events_before_chunk: vec![],
+        }
     }
 }
 
@@ -108,11 +113,17 @@ fn criteria_search_runs_planner_then_tagger_and_executes_tools() {
     .concat();
     let (result, events, generator) = run(
         input,
-        &[(Task::Planner, wire::intent(Intent::CriteriaSearch)), (Task::Tagger, tagger)],
+        &[
+            (Task::Planner, wire::intent(Intent::CriteriaSearch)),
+            (Task::Tagger, tagger),
+        ],
     );
     let output = result.unwrap().output;
     assert_eq!(generator.calls, vec![Task::Planner, Task::Tagger]);
-    assert_eq!(kinds(&events), ["intent", "tool", "tool", "tool", "tool", "done"]);
+    assert_eq!(
+        kinds(&events),
+        ["intent", "tool", "tool", "tool", "tool", "done"]
+    );
     let location = &output.tools[2];
     assert_eq!(location.arguments["resolved"]["geoname_id"], 4165565);
     assert_eq!(location.arguments["resolved"]["admin1"], "Florida");
@@ -130,9 +141,15 @@ fn each_tool_event_reaches_the_caller_before_the_model_goes_on() {
     .concat();
     let (_, events, generator) = run(
         Input::query("nurse jobs in austin"),
-        &[(Task::Planner, wire::intent(Intent::CriteriaSearch)), (Task::Tagger, tagger.clone())],
+        &[
+            (Task::Planner, wire::intent(Intent::CriteriaSearch)),
+            (Task::Tagger, tagger.clone()),
+        ],
     );
-    let first_tool = events.iter().position(|e| matches!(e, Event::Tool(_))).unwrap();
+    let first_tool = events
+        .iter()
+        .position(|e| matches!(e, Event::Tool(_)))
+        .unwrap();
     // The chunk that completed the first tool line was followed by more
     // chunks, and those already saw the tool event.
     let first_line_chunks = tagger.find('\n').unwrap() / 3 + 1;
@@ -148,11 +165,17 @@ fn self_reference_rewrites_from_the_profile_and_tags_the_rewrite() {
         location: Some("Naples, Florida, United States".into()),
         ..Profile::default()
     };
-    let input = Input { query: "jobs that fit my profile".into(), profile: Some(profile) };
+    let input = Input {
+        query: "jobs that fit my profile".into(),
+        profile: Some(profile),
+    };
     let rewrite = "Sous Chef jobs in Naples, Florida, United States";
     let tagger = [
         tool(ToolName::Title, json!({"title": "Sous Chef"})),
-        tool(ToolName::Location, json!({"location": "Naples, Florida, United States"})),
+        tool(
+            ToolName::Location,
+            json!({"location": "Naples, Florida, United States"}),
+        ),
     ]
     .concat();
     let (result, events, generator) = run(
@@ -164,10 +187,19 @@ fn self_reference_rewrites_from_the_profile_and_tags_the_rewrite() {
         ],
     );
     let output = result.unwrap().output;
-    assert_eq!(generator.calls, vec![Task::Planner, Task::Rewriter, Task::Tagger]);
-    assert_eq!(kinds(&events), ["intent", "rewrite", "tool", "tool", "done"]);
+    assert_eq!(
+        generator.calls,
+        vec![Task::Planner, Task::Rewriter, Task::Tagger]
+    );
+    assert_eq!(
+        kinds(&events),
+        ["intent", "rewrite", "tool", "tool", "done"]
+    );
     assert_eq!(output.rewritten_query.as_deref(), Some(rewrite));
-    assert_eq!(output.tools[1].arguments["resolved"]["country"], "United States");
+    assert_eq!(
+        output.tools[1].arguments["resolved"]["country"],
+        "United States"
+    );
 }
 
 #[test]
@@ -215,7 +247,10 @@ fn non_job_queries_are_still_tagged() {
         Input::query("weather in seattle tomorrow"),
         &[
             (Task::Planner, wire::intent(Intent::NonJob)),
-            (Task::Tagger, tool(ToolName::Location, json!({"location": "seattle"}))),
+            (
+                Task::Tagger,
+                tool(ToolName::Location, json!({"location": "seattle"})),
+            ),
         ],
     );
     let output = result.unwrap().output;
@@ -236,29 +271,53 @@ fn a_tagged_industry_brings_suggestions_from_the_taxonomy_only() {
         Input::query("fintech analyst jobs"),
         &[
             (Task::Planner, wire::intent(Intent::CriteriaSearch)),
-            (Task::Tagger, tool(ToolName::Industry, json!({"industry": "fintech"}))),
+            (
+                Task::Tagger,
+                tool(ToolName::Industry, json!({"industry": "fintech"})),
+            ),
             (Task::Suggester, suggest),
         ],
     );
     let output = result.unwrap().output;
-    assert_eq!(generator.calls, vec![Task::Planner, Task::Tagger, Task::Suggester]);
-    assert_eq!(output.tools[0].arguments["resolved"]["name"], "Financial Services");
+    assert_eq!(
+        generator.calls,
+        vec![Task::Planner, Task::Tagger, Task::Suggester]
+    );
+    assert_eq!(
+        output.tools[0].arguments["resolved"]["name"],
+        "Financial Services"
+    );
     assert_eq!(output.suggested_industries, ["Banking", "Insurance"]);
     assert_eq!(kinds(&events), ["intent", "tool", "suggestions", "done"]);
 }
 
 #[test]
 fn salary_takes_the_members_currency() {
-    let profile = Profile { location: Some("Rome, Lazio, Italy".into()), ..Profile::default() };
+    let profile = Profile {
+        location: Some("Rome, Lazio, Italy".into()),
+        ..Profile::default()
+    };
     let (result, _, _) = run(
-        Input { query: "designer over 40k".into(), profile: Some(profile) },
+        Input {
+            query: "designer over 40k".into(),
+            profile: Some(profile),
+        },
         &[
             (Task::Planner, wire::intent(Intent::CriteriaSearch)),
-            (Task::Tagger, tool(ToolName::Salary, json!({"amount": "over 40k"}))),
+            (
+                Task::Tagger,
+                tool(ToolName::Salary, json!({"amount": "over 40k"})),
+            ),
         ],
     );
     let output = result.unwrap().output;
-    assert_eq!(output.tools[0].arguments, json!({"min_annual": 40000, "currency": "EUR"}).as_object().unwrap().clone());
+    assert_eq!(
+        output.tools[0].arguments,
+        json!({"min_annual": 40000, "currency": "EUR"})
+            .as_object()
+            .unwrap()
+            .clone()
+    );
 }
 
 #[test]
@@ -270,7 +329,10 @@ fn malformed_output_is_an_error_then_done_with_what_was_final() {
     );
     let (result, events, _) = run(
         Input::query("nurse jobs in austin"),
-        &[(Task::Planner, wire::intent(Intent::CriteriaSearch)), (Task::Tagger, tagger)],
+        &[
+            (Task::Planner, wire::intent(Intent::CriteriaSearch)),
+            (Task::Tagger, tagger),
+        ],
     );
     let output = result.unwrap().output;
     assert_eq!(kinds(&events), ["intent", "tool", "error", "done"]);
@@ -279,7 +341,10 @@ fn malformed_output_is_an_error_then_done_with_what_was_final() {
 
 #[test]
 fn a_silent_planner_yields_error_free_neutral_output() {
-    let (result, events, generator) = run(Input::query("nurse"), &[(Task::Planner, "intent crit".into())]);
+    let (result, events, generator) = run(
+        Input::query("nurse"),
+        &[(Task::Planner, "intent crit".into())],
+    );
     let output = result.unwrap().output;
     assert_eq!(generator.calls, vec![Task::Planner]);
     assert_eq!(output.intent, Intent::CriteriaSearch);
@@ -289,7 +354,11 @@ fn a_silent_planner_yields_error_free_neutral_output() {
 
 #[test]
 fn a_planner_that_tags_is_malformed() {
-    let planner = format!("{}{}", wire::intent(Intent::CriteriaSearch), tool(ToolName::Title, json!({"title": "x"})));
+    let planner = format!(
+        "{}{}",
+        wire::intent(Intent::CriteriaSearch),
+        tool(ToolName::Title, json!({"title": "x"}))
+    );
     let (_, events, generator) = run(Input::query("x jobs"), &[(Task::Planner, planner)]);
     assert_eq!(generator.calls, vec![Task::Planner]);
     assert_eq!(kinds(&events), ["intent", "error", "done"]);
@@ -302,27 +371,41 @@ fn a_caller_that_goes_away_stops_the_model() {
         .collect::<String>();
     let seen = Rc::new(RefCell::new(Vec::new()));
     let mut generator = Scripted::new(
-        &[(Task::Planner, wire::intent(Intent::CriteriaSearch)), (Task::Tagger, tagger.clone())],
+        &[
+            (Task::Planner, wire::intent(Intent::CriteriaSearch)),
+            (Task::Tagger, tagger.clone()),
+        ],
         seen.clone(),
     );
     let router = Router::new(Taxonomy::embedded(), Style::Compact);
     let mut received = 0;
-    let result = router.understand(&mut generator, &Input::query("title jobs"), NOW, &mut |_| {
-        received += 1;
-        if received >= 3 {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    });
+    let result = router.understand(
+        &mut generator,
+        &Input::query("title jobs"),
+        NOW,
+        &mut |_| {
+            received += 1;
+            if received >= 3 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        },
+    );
     assert_eq!(result.unwrap_err(), QuarryError::Cancelled);
     let chunks = generator.events_before_chunk.len();
-    assert!(chunks < tagger.len() / 3, "generation went on: {chunks} chunks");
+    assert!(
+        chunks < tagger.len() / 3,
+        "generation went on: {chunks} chunks"
+    );
 }
 
 #[test]
 fn invalid_input_is_rejected_before_routing() {
     let (result, events, generator) = run(Input::query("   "), &[]);
-    assert!(matches!(result, Err(QuarryError::InvalidInput { field: "query", .. })));
+    assert!(matches!(
+        result,
+        Err(QuarryError::InvalidInput { field: "query", .. })
+    ));
     assert!(events.is_empty() && generator.calls.is_empty());
 }

@@ -33,14 +33,21 @@ fn tool_call() -> impl Strategy<Value = ToolCall> {
         tricky_text().prop_map(|t| ToolCall::new(ToolName::Location, json!({ "location": t }))),
         tricky_text().prop_map(|t| ToolCall::new(ToolName::Salary, json!({ "amount": t }))),
         Just(ToolCall::new(ToolName::EasyApply, json!({}))),
-        Just(ToolCall::new(ToolName::Seniority, json!({"level": "mid_senior"}))),
+        Just(ToolCall::new(
+            ToolName::Seniority,
+            json!({"level": "mid_senior"})
+        )),
     ]
 }
 
 /// A valid model output and the events it must produce.
 fn valid_output() -> impl Strategy<Value = (String, Vec<Event>)> {
     (
-        prop::sample::select(vec![Intent::CriteriaSearch, Intent::SelfReference, Intent::NonJob]),
+        prop::sample::select(vec![
+            Intent::CriteriaSearch,
+            Intent::SelfReference,
+            Intent::NonJob,
+        ]),
         tricky_text(),
         proptest::collection::vec(tool_call(), 0..6),
         proptest::option::of(proptest::collection::vec(tricky_text(), 0..4)),

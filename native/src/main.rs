@@ -10,7 +10,11 @@ use quarry::tools::query_countries;
 use quarry::Output;
 
 #[derive(Parser)]
-#[command(name = "quarry", version, about = "Job-search query understanding with one small language model")]
+#[command(
+    name = "quarry",
+    version,
+    about = "Job-search query understanding with one small language model"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -62,7 +66,10 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Resolve { place, home, query } => {
             let taxonomy = Taxonomy::embedded();
             let home = home.and_then(|h| taxonomy.gazetteer.resolve(&h, &PlaceHints::default()));
-            let hints = PlaceHints { home, countries: query_countries(&query) };
+            let hints = PlaceHints {
+                home,
+                countries: query_countries(&query),
+            };
             let place = taxonomy
                 .gazetteer
                 .resolve(&place, &hints)
