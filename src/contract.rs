@@ -147,6 +147,12 @@ impl Profile {
     }
 }
 
+/// Serializes any contract value to compact JSON. Contract types hold only
+/// strings, numbers and maps, so this cannot fail.
+pub fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
 /// Trims a profile text field; blank becomes absent, overlong is an error.
 fn clean_profile_text(field: &'static str, value: Option<String>) -> Result<Option<String>> {
     let Some(value) = value else { return Ok(None) };
