@@ -22,6 +22,9 @@ pub enum QuarryError {
     /// The caller stopped listening (a client went away) mid-request.
     #[error("cancelled by the caller")]
     Cancelled,
+    /// A model or tokenizer file is missing, corrupt or does not fit.
+    #[error("model: {0}")]
+    Model(String),
     /// The model runtime failed while generating.
     #[error("generation failed: {0}")]
     Generation(String),
@@ -36,6 +39,7 @@ impl QuarryError {
             QuarryError::InvalidInput { .. } => "invalid_input",
             QuarryError::Taxonomy { .. } => "taxonomy",
             QuarryError::Cancelled => "cancelled",
+            QuarryError::Model(_) => "model",
             QuarryError::Generation(_) => "generation",
         }
     }

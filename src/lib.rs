@@ -8,9 +8,12 @@
 //! [`stream`] parser → [`tools`] execution → [`contract::Output`].
 
 pub mod contract;
+pub mod decode;
+pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod generator;
+pub mod model;
 pub mod prompt;
 pub mod rewriter;
 pub mod router;
@@ -18,6 +21,7 @@ pub mod stream;
 pub mod suggest;
 pub mod taxonomy;
 pub mod text;
+pub mod tokenizer;
 pub mod tools;
 pub mod trust;
 

@@ -83,6 +83,12 @@ fn render(task: Task, style: Style, user: &str) -> Prompt {
     }
 }
 
+/// A task's prompt with an empty request: its prefix is what every request
+/// of the task shares.
+pub fn render_empty(task: Task, style: Style) -> Prompt {
+    render(task, style, "")
+}
+
 /// Control tokens inside user text would let a query forge turns.
 fn escape(text: &str) -> String {
     text.replace(IM_START, "").replace(IM_END, "")

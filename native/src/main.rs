@@ -1,5 +1,7 @@
 //! `quarry`: the command-line face of the core crate.
 
+mod data;
+
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -40,6 +42,9 @@ enum Command {
     },
     /// Run the lexical trust screen on queries (one per argument).
     Screen { queries: Vec<String> },
+    /// Generate supervised training data and a held-out test split from the
+    /// taxonomies (deterministic by seed).
+    Data(data::Args),
     /// Score predicted outputs (JSONL, one per example, in order) against a
     /// labelled set, printing Tables 1 and 2.
     Score {
@@ -90,6 +95,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Score { data, predictions } => score(&data, &predictions),
+        Command::Data(args) => data::run(args),
     }
 }
 

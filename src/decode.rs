@@ -1,0 +1,228 @@
+//! Constrained decoding with llguidance: every stage's output is valid by
+//! construction, and no text argument can contain a word its input lacks.
+//!
+//! Each [`Constraint`] becomes a lark grammar over the wire format
+//! ([`crate::stream`]): enums are enumerated, tool spans are
+//! `substring_words` of the query (or rewrite), a rewrite is built from the
+//! query's words and the profile's values, and suggestions are taxonomy
+//! names. Tokens the grammar forces are fast-forwarded by the engine in one
+//! forward pass.
+
+use std::sync::Arc;
+
+use llguidance::api::TopLevelGrammar;
+use llguidance::toktrie::{TokEnv, TokRxInfo, TokTrie, TokenId, TokenizerEnv};
+use llguidance::{Matcher, ParserFactory};
+
+use crate::contract::{Intent, Profile};
+use crate::error::{QuarryError, Result};
+use crate::generator::Constraint;
+use crate::tokenizer::Tokenizer;
+use crate::tools::{DATE_WINDOWS, EMPLOYMENT_TYPES, SENIORITY_LEVELS, WORKPLACE_TYPES};
+
+/// llguidance's view of the tokenizer: token bytes in a trie, and canonical
+/// tokenization for forced text.
+struct TokenEnv {
+    trie: TokTrie,
+    tokenizer: tokenizers::Tokenizer,
+}
+
+impl TokenizerEnv for TokenEnv {
+    fn tok_trie(&self) -> &TokTrie {
+        &self.trie
+    }
+
+    fn tokenize_bytes(&self, s: &[u8]) -> Vec<TokenId> {
+        let text = String::from_utf8_lossy(s);
+        self.tokenizer
+            .encode(text.as_ref(), false)
+            .map(|e| e.get_ids().to_vec())
+            .unwrap_or_default()
+    }
+
+    fn tokenize_is_canonical(&self) -> bool {
+        true
+    }
+}
+
+/// Builds matchers for the stages' grammars over one tokenizer.
+pub struct Decoder {
+    factory: ParserFactory,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Decoder")
+    }
+}
+
+impl Decoder {
+    /// `vocab_size` is the model's, which may exceed the tokenizer's
+    /// (Qwen2.5 pads its embedding table); padding tokens are never allowed.
+    pub fn new(tokenizer: &Tokenizer, vocab_size: usize) -> Result<Decoder> {
+        let err = |e: anyhow::Error| QuarryError::Model(format!("decoder: {e}"));
+        let mut words = llguidance::token_bytes_from_tokenizer_json(tokenizer.json()).map_err(err)?;
+        if words.len() > vocab_size {
+            return Err(QuarryError::Model(format!(
+                "tokenizer has {} tokens but the model only {vocab_size}",
+                words.len()
+            )));
+        }
+        words.resize(vocab_size, Vec::new());
+        let info = TokRxInfo::new(vocab_size as u32, tokenizer.end_of_turn());
+        let trie = TokTrie::from(&info, &words);
+        let env: TokEnv = Arc::new(TokenEnv { trie, tokenizer: tokenizer.inner().clone() });
+        let mut factory = ParserFactory::new_simple(&env).map_err(err)?;
+        factory.quiet();
+        Ok(Decoder { factory })
+    }
+
+    /// A fresh matcher for one stage.
+    pub fn matcher(&self, constraint: &Constraint<'_>) -> Result<Matcher> {
+        let grammar = TopLevelGrammar::from_lark(grammar(constraint));
+        let matcher = Matcher::new(self.factory.create_parser(grammar));
+        match matcher.get_error() {
+            Some(error) => Err(QuarryError::Generation(format!("grammar: {error}"))),
+            None => Ok(matcher),
+        }
+    }
+
+    pub fn trie(&self) -> &TokTrie {
+        self.factory.tok_env().tok_trie()
+    }
+}
+
+/// A lark string literal (lark strings are JSON strings).
+fn literal(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
+}
+
+fn one_of<'a>(options: impl IntoIterator<Item = &'a str>) -> String {
+    options.into_iter().map(literal).collect::<Vec<_>>().join(" | ")
+}
+
+/// Text a span may be copied from. Quotes, backslashes and control
+/// characters cannot appear inside the wire format's JSON strings unescaped,
+/// so they are blanked: a span never contains them.
+pub fn span_source(text: &str) -> String {
+    text.chars()
+        .map(|c| if c == '"' || c == '\\' || c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// The lark grammar for one stage.
+pub fn grammar(constraint: &Constraint<'_>) -> String {
+    match constraint {
+        Constraint::Intent => format!(
+            "start: \"intent \" INTENT \"\\n\"\nINTENT: {}\n",
+            one_of(Intent::ALL.iter().map(|i| i.as_str()))
+        ),
+        Constraint::Rewrite { query, profile } => {
+            let pieces = rewrite_pieces(query, profile);
+            format!(
+                "start: \"rewrite \\\"\" TEXT \"\\\"\\n\"\nTEXT: PIECE (\" \" PIECE)*\nPIECE: {}\n",
+                one_of(pieces.iter().map(String::as_str))
+            )
+        }
+        Constraint::Tools { source } => tagger_grammar(source),
+        Constraint::Suggestions { names } => {
+            let quoted: Vec<String> = names.iter().map(|n| literal(n)).collect();
+            format!(
+                "start: \"suggest [\" NAMES? \"]\\n\"\nNAMES: NAME (\",\" NAME){{0,4}}\nNAME: {}\n",
+                one_of(quoted.iter().map(String::as_str))
+            )
+        }
+    }
+}
+
+fn tagger_grammar(source: &str) -> String {
+    let span = |tool: &str, key: &str| {
+        format!("{} SPAN \"\\\"}}\\n\"", literal(&format!("{tool} {{\"{key}\":\"")))
+    };
+    let choice = |tool: &str, key: &str, options: &[&str]| {
+        format!(
+            "{} ({}) \"\\\"}}\\n\"",
+            literal(&format!("{tool} {{\"{key}\":\"")),
+            one_of(options.iter().copied())
+        )
+    };
+    let lines = [
+        span("title_tool", "title"),
+        span("company_tool", "company"),
+        span("location_tool", "location"),
+        span("industry_tool", "industry"),
+        format!("{} SALARY \"\\\"}}\\n\"", literal("salary_tool {\"amount\":\"")),
+        span("num_applicants_tool", "applicants"),
+        choice("seniority_tool", "level", SENIORITY_LEVELS),
+        choice("workplace_type_tool", "type", WORKPLACE_TYPES),
+        choice("employment_type_tool", "type", EMPLOYMENT_TYPES),
+        choice("date_posted_tool", "within", DATE_WINDOWS),
+        literal("easy_apply_tool {}\n"),
+        literal("job_in_network_tool {}\n"),
+    ];
+    // A span is a run of the source's words, never empty or padded; a
+    // salary span also holds a non-zero digit, so it can be read.
+    let substring = serde_json::json!({ "substring_words": span_source(source) });
+    format!(
+        "start: line*\nline: {}\nSPAN: %regex {substring} & /\\S(.*\\S)?/\nSALARY: %regex {substring} & /\\S(.*\\S)?/ & /.*[1-9].*/\n",
+        lines.join("\n    | ")
+    )
+}
+
+/// Words a rewrite may use: the query's, the profile's values (whole, as
+/// the spec copies them word for word), and the glue of a search phrase.
+pub fn rewrite_pieces(query: &str, profile: &Profile) -> Vec<String> {
+    const GLUE: &[&str] = &[
+        "jobs", "job", "roles", "in", "at", "near", "for", "with", "and", "or", "of", "as", "a",
+        "an", "the", "remote", "hybrid", "senior", "junior", "entry", "level", "lead", "director",
+        "executive", "intern", "internship", "associate", "mid", "companies", "industry",
+    ];
+    let mut pieces: Vec<String> = Vec::new();
+    let mut add = |piece: &str| {
+        let piece = span_source(piece).trim().to_string();
+        if !piece.is_empty() && !pieces.contains(&piece) {
+            pieces.push(piece);
+        }
+    };
+    for word in query.split_whitespace() {
+        add(word);
+    }
+    for value in [&profile.title, &profile.company, &profile.location, &profile.industry, &profile.education]
+        .into_iter()
+        .flatten()
+        .chain(profile.skills.iter())
+    {
+        add(value);
+        // "Naples, Florida, United States" may also be cited in part.
+        for part in value.split(',') {
+            add(part);
+        }
+    }
+    for glue in GLUE {
+        add(glue);
+    }
+    pieces
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_cannot_carry_quotes_or_backslashes() {
+        assert_eq!(span_source("a \"b\" c\\d\n"), "a  b  c d ");
+    }
+
+    #[test]
+    fn grammars_name_every_tool_and_enum() {
+        let g = grammar(&Constraint::Tools { source: "senior nurse jobs" });
+        for tool in crate::ToolName::ALL {
+            assert!(g.contains(tool.as_str()), "{tool:?} missing");
+        }
+        assert!(g.contains("\\\"mid_senior\\\"") || g.contains("\"mid_senior\""));
+        let profile = Profile { location: Some("Naples, Florida, United States".into()), ..Profile::default() };
+        let pieces = rewrite_pieces("jobs near me", &profile);
+        assert!(pieces.contains(&"Naples, Florida, United States".to_string()));
+        assert!(pieces.contains(&"Naples".to_string()));
+    }
+}

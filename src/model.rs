@@ -1,0 +1,506 @@
+//! The Qwen2-architecture decoder, on candle.
+//!
+//! One definition serves inference (native, wasm, CUDA, Metal) and training:
+//! weights come from Hugging Face safetensors (or a `VarMap` while training)
+//! or from a llama.cpp-style GGUF file, quantized or not. The KV cache is an
+//! explicit value rather than state hidden in the layers, so a task's fixed
+//! prompt prefix can be computed once and cloned for every request.
+//!
+//! Layout follows `transformers`' `Qwen2ForCausalLM`: token embedding,
+//! pre-norm blocks (RMSNorm → attention with q/k/v biases, grouped-query
+//! heads and rotary positions → RMSNorm → SwiGLU MLP), final RMSNorm, and an
+//! LM head that may be tied to the embedding.
+
+use std::io::Cursor;
+
+use candle_core::quantized::{gguf_file, QMatMul};
+use candle_core::{DType, Device, Module, Tensor, D};
+use candle_nn::{Init, VarBuilder};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{QuarryError, Result};
+
+/// Converts candle's errors into ours with context.
+pub(crate) fn model_err(context: &str) -> impl Fn(candle_core::Error) -> QuarryError + '_ {
+    move |e| QuarryError::Model(format!("{context}: {e}"))
+}
+
+/// The hyper-parameters, named as in a Hugging Face `config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub num_key_value_heads: usize,
+    #[serde(default = "default_max_positions")]
+    pub max_position_embeddings: usize,
+    #[serde(default = "default_rope_theta")]
+    pub rope_theta: f64,
+    #[serde(default = "default_rms_norm_eps")]
+    pub rms_norm_eps: f64,
+    #[serde(default)]
+    pub tie_word_embeddings: bool,
+}
+
+fn default_max_positions() -> usize {
+    32_768
+}
+fn default_rope_theta() -> f64 {
+    1_000_000.0
+}
+fn default_rms_norm_eps() -> f64 {
+    1e-6
+}
+
+impl Config {
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_attention_heads
+    }
+
+    /// Rejects shapes the layers cannot be built with.
+    pub fn check(&self) -> Result<()> {
+        let bad = |reason: String| Err(QuarryError::Model(format!("config: {reason}")));
+        if self.num_attention_heads == 0 || self.num_key_value_heads == 0 {
+            return bad("head counts must be positive".into());
+        }
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
+            return bad(format!(
+                "hidden_size {} is not divisible by {} heads",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        if !self.num_attention_heads.is_multiple_of(self.num_key_value_heads) {
+            return bad("attention heads must be a multiple of key/value heads".into());
+        }
+        if !self.head_dim().is_multiple_of(2) {
+            return bad("head dimension must be even for rotary positions".into());
+        }
+        if self.vocab_size == 0 || self.num_hidden_layers == 0 {
+            return bad("vocab_size and num_hidden_layers must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// Parameters, counting a tied head once.
+    pub fn parameter_count(&self) -> usize {
+        let (h, i, kv) = (self.hidden_size, self.intermediate_size, self.num_key_value_heads * self.head_dim());
+        let attention = h * h + h + 2 * (h * kv + kv) + h * h;
+        let layer = attention + 3 * h * i + 2 * h;
+        let head = if self.tie_word_embeddings { 0 } else { self.vocab_size * h };
+        self.vocab_size * h + self.num_hidden_layers * layer + h + head
+    }
+}
+
+/// Where weights come from. Names are Hugging Face's; GGUF names are derived.
+enum Weights<'a> {
+    Hf(VarBuilder<'a>),
+    Gguf {
+        content: gguf_file::Content,
+        reader: Cursor<&'a [u8]>,
+        device: Device,
+    },
+}
+
+/// llama.cpp's name for a Hugging Face tensor name.
+fn gguf_name(hf: &str) -> String {
+    let hf = hf.strip_prefix("model.").unwrap_or(hf);
+    let mapped = hf
+        .replace("embed_tokens", "token_embd")
+        .replace("layers.", "blk.")
+        .replace("self_attn.q_proj", "attn_q")
+        .replace("self_attn.k_proj", "attn_k")
+        .replace("self_attn.v_proj", "attn_v")
+        .replace("self_attn.o_proj", "attn_output")
+        .replace("mlp.gate_proj", "ffn_gate")
+        .replace("mlp.up_proj", "ffn_up")
+        .replace("mlp.down_proj", "ffn_down")
+        .replace("input_layernorm", "attn_norm")
+        .replace("post_attention_layernorm", "ffn_norm");
+    match mapped.as_str() {
+        "norm.weight" => "output_norm.weight".into(),
+        "lm_head.weight" => "output.weight".into(),
+        _ => mapped,
+    }
+}
+
+impl Weights<'_> {
+    fn has(&self, name: &str) -> bool {
+        match self {
+            Weights::Hf(vb) => vb.contains_tensor(name),
+            Weights::Gguf { content, .. } => content.tensor_infos.contains_key(&gguf_name(name)),
+        }
+    }
+
+    /// A tensor in f32, of the given shape. `init` seeds it when the
+    /// weights are fresh (training from scratch); loaded files ignore it.
+    fn tensor(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Tensor> {
+        match self {
+            Weights::Hf(vb) => vb.get_with_hints(shape, name, init).map_err(model_err(name)),
+            Weights::Gguf { content, reader, device } => {
+                let gname = gguf_name(name);
+                let qt = content.tensor(reader, &gname, device).map_err(model_err(&gname))?;
+                let t = qt.dequantize(device).map_err(model_err(&gname))?;
+                if t.dims() != shape {
+                    return Err(QuarryError::Model(format!(
+                        "{gname}: shape {:?}, expected {shape:?}",
+                        t.dims()
+                    )));
+                }
+                Ok(t)
+            }
+        }
+    }
+
+    /// A weight matrix `[out, in]`, kept quantized when the file is.
+    fn matrix(&mut self, name: &str, out_dim: usize, in_dim: usize) -> Result<QMatMul> {
+        match self {
+            Weights::Hf(_) => Ok(QMatMul::Tensor(self.tensor(name, &[out_dim, in_dim], INIT_MATRIX)?)),
+            Weights::Gguf { content, reader, device } => {
+                let gname = gguf_name(name);
+                let qt = content.tensor(reader, &gname, device).map_err(model_err(&gname))?;
+                if qt.shape().dims() != [out_dim, in_dim] {
+                    return Err(QuarryError::Model(format!(
+                        "{gname}: shape {:?}, expected {:?}",
+                        qt.shape().dims(),
+                        [out_dim, in_dim]
+                    )));
+                }
+                QMatMul::from_qtensor(qt).map_err(model_err(&gname))
+            }
+        }
+    }
+}
+
+/// Fresh matrices start as GPT-2/Qwen do: normal with standard deviation 0.02.
+const INIT_MATRIX: Init = Init::Randn { mean: 0.0, stdev: 0.02 };
+
+/// A linear layer: a (possibly quantized) matrix and an optional bias.
+#[derive(Debug, Clone)]
+struct Linear {
+    weight: QMatMul,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    fn load(w: &mut Weights<'_>, name: &str, out_dim: usize, in_dim: usize, bias: bool) -> Result<Linear> {
+        let weight = w.matrix(&format!("{name}.weight"), out_dim, in_dim)?;
+        let bias = if bias { Some(w.tensor(&format!("{name}.bias"), &[out_dim], Init::Const(0.0))?) } else { None };
+        Ok(Linear { weight, bias })
+    }
+
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let y = self.weight.forward(x)?;
+        match &self.bias {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Block {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+    attn_norm: Tensor,
+    mlp_norm: Tensor,
+}
+
+/// Keys and values of the positions seen so far, per layer.
+#[derive(Debug, Clone, Default)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    len: usize,
+}
+
+impl KvCache {
+    pub fn new() -> KvCache {
+        KvCache::default()
+    }
+
+    /// Positions cached.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// A Qwen2 model ready to run.
+#[derive(Debug, Clone)]
+pub struct Qwen2 {
+    config: Config,
+    embed: QMatMul,
+    blocks: Vec<Block>,
+    norm: Tensor,
+    head: QMatMul,
+    cos: Tensor,
+    sin: Tensor,
+    device: Device,
+    /// Training needs ops with gradients; inference uses fused kernels.
+    differentiable: bool,
+}
+
+/// Positions the rotary tables cover; queries and prompts are far shorter.
+const MAX_POSITIONS: usize = 4096;
+
+impl Qwen2 {
+    /// Builds from Hugging Face-named tensors: a safetensors checkpoint, or
+    /// a `VarMap` while training (`differentiable` = true).
+    pub fn from_var_builder(config: Config, vb: VarBuilder<'_>, differentiable: bool) -> Result<Qwen2> {
+        let device = vb.device().clone();
+        Qwen2::build(config, Weights::Hf(vb), device, differentiable)
+    }
+
+    /// Loads safetensors files with a `config.json`.
+    pub fn from_safetensors(config: Config, files: &[std::path::PathBuf], device: &Device) -> Result<Qwen2> {
+        // SAFETY: the files are mapped read-only and not modified while loaded.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(files, DType::F32, device) }
+            .map_err(model_err("safetensors"))?;
+        Qwen2::from_var_builder(config, vb, false)
+    }
+
+    /// Loads safetensors bytes (wasm has no files).
+    pub fn from_safetensors_bytes(config: Config, bytes: &[u8], device: &Device) -> Result<Qwen2> {
+        let vb = VarBuilder::from_buffered_safetensors(bytes.to_vec(), DType::F32, device)
+            .map_err(model_err("safetensors"))?;
+        Qwen2::from_var_builder(config, vb, false)
+    }
+
+    /// Loads a GGUF file (F32/F16/Q8_0/Q4_K/Q4_0…) written for llama.cpp's
+    /// `qwen2` architecture.
+    pub fn from_gguf(bytes: &[u8], device: &Device) -> Result<Qwen2> {
+        let mut reader = Cursor::new(bytes);
+        let content = gguf_file::Content::read(&mut reader).map_err(model_err("gguf"))?;
+        let config = gguf_config(&content)?;
+        let weights = Weights::Gguf { content, reader, device: device.clone() };
+        Qwen2::build(config, weights, device.clone(), false)
+    }
+
+    fn build(config: Config, mut w: Weights<'_>, device: Device, differentiable: bool) -> Result<Qwen2> {
+        config.check()?;
+        let (h, i) = (config.hidden_size, config.intermediate_size);
+        let kv = config.num_key_value_heads * config.head_dim();
+        // Quantized embedding tables stay quantized: rows are dequantized
+        // as they are looked up.
+        let embed = w.matrix("model.embed_tokens.weight", config.vocab_size, h)?;
+        let mut blocks = Vec::with_capacity(config.num_hidden_layers);
+        for layer in 0..config.num_hidden_layers {
+            let p = format!("model.layers.{layer}");
+            blocks.push(Block {
+                q: Linear::load(&mut w, &format!("{p}.self_attn.q_proj"), h, h, true)?,
+                k: Linear::load(&mut w, &format!("{p}.self_attn.k_proj"), kv, h, true)?,
+                v: Linear::load(&mut w, &format!("{p}.self_attn.v_proj"), kv, h, true)?,
+                o: Linear::load(&mut w, &format!("{p}.self_attn.o_proj"), h, h, false)?,
+                gate: Linear::load(&mut w, &format!("{p}.mlp.gate_proj"), i, h, false)?,
+                up: Linear::load(&mut w, &format!("{p}.mlp.up_proj"), i, h, false)?,
+                down: Linear::load(&mut w, &format!("{p}.mlp.down_proj"), h, i, false)?,
+                attn_norm: w.tensor(&format!("{p}.input_layernorm.weight"), &[h], Init::Const(1.0))?,
+                mlp_norm: w.tensor(&format!("{p}.post_attention_layernorm.weight"), &[h], Init::Const(1.0))?,
+            });
+        }
+        let norm = w.tensor("model.norm.weight", &[h], Init::Const(1.0))?;
+        let head = if config.tie_word_embeddings || !w.has("lm_head.weight") {
+            embed.clone()
+        } else {
+            w.matrix("lm_head.weight", config.vocab_size, h)?
+        };
+        let (cos, sin) = rotary_tables(&config, &device)?;
+        Ok(Qwen2 { config, embed, blocks, norm, head, cos, sin, device, differentiable })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Logits for every position of `tokens` (`[batch, seq]`), appending
+    /// their keys and values to `cache`. Returns `[batch, seq, vocab]`.
+    pub fn forward(&self, tokens: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        self.forward_inner(tokens, cache, false).map_err(model_err("forward"))
+    }
+
+    /// Logits of the last position only (`[batch, vocab]`): what decoding
+    /// needs, without projecting every prompt position onto the vocabulary.
+    pub fn forward_last(&self, tokens: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        self.forward_inner(tokens, cache, true).map_err(model_err("forward"))
+    }
+
+    fn forward_inner(&self, tokens: &Tensor, cache: &mut KvCache, last_only: bool) -> candle_core::Result<Tensor> {
+        let (batch, seq) = tokens.dims2()?;
+        let offset = cache.len;
+        if offset + seq > self.cos.dim(0)? {
+            candle_core::bail!("sequence of {} positions exceeds {MAX_POSITIONS}", offset + seq);
+        }
+        if cache.layers.len() != self.blocks.len() {
+            cache.layers = vec![None; self.blocks.len()];
+        }
+        let mut x = self.embed.embedding(tokens)?;
+        let cos = self.cos.narrow(0, offset, seq)?;
+        let sin = self.sin.narrow(0, offset, seq)?;
+        let mask = causal_mask(seq, offset, &self.device)?;
+        for (block, layer_cache) in self.blocks.iter().zip(cache.layers.iter_mut()) {
+            let residual = &x;
+            let normed = self.rms_norm(&x, &block.attn_norm)?;
+            let attended = self.attention(block, &normed, &cos, &sin, mask.as_ref(), layer_cache, batch, seq)?;
+            let x1 = (residual + attended)?;
+            let normed = self.rms_norm(&x1, &block.mlp_norm)?;
+            let gated = candle_nn::ops::silu(&block.gate.forward(&normed)?)?;
+            let mlp = block.down.forward(&(gated * block.up.forward(&normed)?)?)?;
+            x = (x1 + mlp)?;
+        }
+        cache.len += seq;
+        let x = if last_only { x.narrow(1, seq - 1, 1)? } else { x };
+        let x = self.rms_norm(&x, &self.norm)?;
+        let logits = self.head.forward(&x)?;
+        if last_only {
+            logits.squeeze(1)
+        } else {
+            Ok(logits)
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn attention(
+        &self,
+        block: &Block,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: Option<&Tensor>,
+        cache: &mut Option<(Tensor, Tensor)>,
+        batch: usize,
+        seq: usize,
+    ) -> candle_core::Result<Tensor> {
+        let c = &self.config;
+        let (heads, kv_heads, head_dim) = (c.num_attention_heads, c.num_key_value_heads, c.head_dim());
+        let split = |t: Tensor, n: usize| t.reshape((batch, seq, n, head_dim))?.transpose(1, 2)?.contiguous();
+        let q = split(block.q.forward(x)?, heads)?;
+        let k = split(block.k.forward(x)?, kv_heads)?;
+        let v = split(block.v.forward(x)?, kv_heads)?;
+        let (q, k) = if self.differentiable {
+            (candle_nn::rotary_emb::rope_slow(&q, cos, sin)?, candle_nn::rotary_emb::rope_slow(&k, cos, sin)?)
+        } else {
+            (candle_nn::rotary_emb::rope(&q, cos, sin)?, candle_nn::rotary_emb::rope(&k, cos, sin)?)
+        };
+        let (k, v) = match cache.take() {
+            Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+            None => (k, v),
+        };
+        *cache = Some((k.clone(), v.clone()));
+        let k = repeat_kv(k, heads / kv_heads)?;
+        let v = repeat_kv(v, heads / kv_heads)?;
+        let scale = 1.0 / (head_dim as f64).sqrt();
+        let mut scores = (q.matmul(&k.t()?)? * scale)?;
+        if let Some(mask) = mask {
+            scores = scores.broadcast_add(mask)?;
+        }
+        let probs = if self.differentiable {
+            candle_nn::ops::softmax(&scores, D::Minus1)?
+        } else {
+            candle_nn::ops::softmax_last_dim(&scores)?
+        };
+        let out = probs.matmul(&v)?.transpose(1, 2)?.reshape((batch, seq, heads * head_dim))?;
+        block.o.forward(&out)
+    }
+
+    fn rms_norm(&self, x: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
+        let eps = self.config.rms_norm_eps as f32;
+        if self.differentiable {
+            candle_nn::ops::rms_norm_slow(x, weight, eps)
+        } else {
+            candle_nn::ops::rms_norm(x, weight, eps)
+        }
+    }
+}
+
+/// `[heads/rep … ]` → `[heads …]`: each key/value head serves `rep` queries.
+fn repeat_kv(x: Tensor, rep: usize) -> candle_core::Result<Tensor> {
+    if rep == 1 {
+        return Ok(x);
+    }
+    let (b, kv, s, d) = x.dims4()?;
+    x.unsqueeze(2)?.expand((b, kv, rep, s, d))?.reshape((b, kv * rep, s, d))
+}
+
+/// Additive mask letting query `i` (at absolute position `offset + i`) see
+/// keys `0..=offset + i`; none is needed for a single query.
+fn causal_mask(seq: usize, offset: usize, device: &Device) -> candle_core::Result<Option<Tensor>> {
+    if seq == 1 {
+        return Ok(None);
+    }
+    let total = offset + seq;
+    let values: Vec<f32> = (0..seq)
+        .flat_map(|i| (0..total).map(move |j| if j <= offset + i { 0.0 } else { f32::NEG_INFINITY }))
+        .collect();
+    Tensor::from_vec(values, (seq, total), device).map(Some)
+}
+
+/// cos/sin tables for rotary positions, as `transformers` computes them.
+fn rotary_tables(config: &Config, device: &Device) -> Result<(Tensor, Tensor)> {
+    let half = config.head_dim() / 2;
+    let positions = config.max_position_embeddings.min(MAX_POSITIONS);
+    let inv_freq: Vec<f32> = (0..half)
+        .map(|i| 1.0 / config.rope_theta.powf(2.0 * i as f64 / config.head_dim() as f64) as f32)
+        .collect();
+    let build = || -> candle_core::Result<(Tensor, Tensor)> {
+        let inv_freq = Tensor::from_vec(inv_freq, (1, half), device)?;
+        let t = Tensor::arange(0u32, positions as u32, device)?
+            .to_dtype(DType::F32)?
+            .reshape((positions, 1))?;
+        let freqs = t.broadcast_mul(&inv_freq)?;
+        Ok((freqs.cos()?, freqs.sin()?))
+    };
+    build().map_err(model_err("rotary tables"))
+}
+
+/// Reads the hyper-parameters of a `qwen2` GGUF file.
+fn gguf_config(content: &gguf_file::Content) -> Result<Config> {
+    let arch = content
+        .metadata
+        .get("general.architecture")
+        .and_then(|v| v.to_string().ok())
+        .cloned()
+        .unwrap_or_default();
+    if arch != "qwen2" {
+        return Err(QuarryError::Model(format!("gguf architecture `{arch}` is not qwen2")));
+    }
+    let get = |key: &str| {
+        content
+            .metadata
+            .get(&format!("qwen2.{key}"))
+            .ok_or_else(|| QuarryError::Model(format!("gguf lacks qwen2.{key}")))
+    };
+    let int = |key: &str| -> Result<usize> {
+        get(key)?.to_u32().map(|v| v as usize).map_err(model_err(key))
+    };
+    let float = |key: &str| -> Result<f64> { get(key)?.to_f32().map(f64::from).map_err(model_err(key)) };
+    let embedding = content
+        .tensor_infos
+        .get("token_embd.weight")
+        .ok_or_else(|| QuarryError::Model("gguf lacks token_embd.weight".into()))?;
+    let vocab_size = embedding.shape.dims()[0];
+    Ok(Config {
+        vocab_size,
+        hidden_size: int("embedding_length")?,
+        intermediate_size: int("feed_forward_length")?,
+        num_hidden_layers: int("block_count")?,
+        num_attention_heads: int("attention.head_count")?,
+        num_key_value_heads: int("attention.head_count_kv")?,
+        max_position_embeddings: int("context_length").unwrap_or(32_768),
+        rope_theta: float("rope.freq_base").unwrap_or(1_000_000.0),
+        rms_norm_eps: float("attention.layer_norm_rms_epsilon").unwrap_or(1e-6),
+        tie_word_embeddings: !content.tensor_infos.contains_key("output.weight"),
+    })
+}
