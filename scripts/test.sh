@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The project's test command (README): sets up the toolchain, then runs
-# every test of the workspace.
+# The project's test command (README): installs what the tests need (the
+# pinned toolchain's parts; the transformers reference fixtures, cached
+# outside the clone), then runs every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
+QUARRY_PARITY_FIXTURES="$(bash scripts/reference/fixtures.sh)"
+export QUARRY_PARITY_FIXTURES QUARRY_REQUIRE_PARITY=1
 cargo test --workspace --release "$@"

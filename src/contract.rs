@@ -361,6 +361,15 @@ pub struct Output {
     pub suggested_industries: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub denial: Option<Denial>,
+    /// How sure the model was, in [0, 1] (see
+    /// [`crate::GenerationStats::confidence`]); the edge falls back to the
+    /// datacenter below a threshold.
+    #[serde(default = "certain")]
+    pub confidence: f64,
+}
+
+fn certain() -> f64 {
+    1.0
 }
 
 impl Output {
@@ -375,6 +384,7 @@ impl Output {
             tools: Vec::new(),
             suggested_industries: Vec::new(),
             denial: Some(denial),
+            confidence: 1.0,
         }
     }
 }

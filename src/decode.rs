@@ -92,6 +92,10 @@ impl Decoder {
     }
 }
 
+/// The longest rewrite; with it every stage's grammar is bounded, so the
+/// engine's token budget always lets an output finish.
+pub const MAX_REWRITE_CHARS: usize = 200;
+
 /// A lark string literal (lark strings are JSON strings).
 fn literal(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
@@ -120,7 +124,7 @@ pub fn grammar(constraint: &Constraint<'_>) -> String {
         Constraint::Rewrite { query, profile } => {
             let pieces = rewrite_pieces(query, profile);
             format!(
-                "start: \"rewrite \\\"\" TEXT \"\\\"\\n\"\nTEXT: PIECE (\" \" PIECE)*\nPIECE: {}\n",
+                "start: \"rewrite \\\"\" TEXT \"\\\"\\n\"\nTEXT: PIECE (\" \" PIECE)* & /.{{1,{MAX_REWRITE_CHARS}}}/\nPIECE: {}\n",
                 one_of(pieces.iter().map(String::as_str))
             )
         }
@@ -146,12 +150,12 @@ fn tagger_grammar(source: &str) -> String {
             one_of(options.iter().copied())
         )
     };
-    let lines = [
+    let source = span_source(source);
+    let mut lines = vec![
         span("title_tool", "title"),
         span("company_tool", "company"),
         span("location_tool", "location"),
         span("industry_tool", "industry"),
-        format!("{} SALARY \"\\\"}}\\n\"", literal("salary_tool {\"amount\":\"")),
         span("num_applicants_tool", "applicants"),
         choice("seniority_tool", "level", SENIORITY_LEVELS),
         choice("workplace_type_tool", "type", WORKPLACE_TYPES),
@@ -160,9 +164,15 @@ fn tagger_grammar(source: &str) -> String {
         literal("easy_apply_tool {}\n"),
         literal("job_in_network_tool {}\n"),
     ];
+    // A salary needs a figure; offering the line without one would let the
+    // model start a piece it cannot finish.
+    let has_figure = source.chars().any(|c| ('1'..='9').contains(&c));
+    if has_figure {
+        lines.push(format!("{} SALARY \"\\\"}}\\n\"", literal("salary_tool {\"amount\":\"")));
+    }
     // A span is a run of the source's words, never empty or padded; a
     // salary span also holds a non-zero digit, so it can be read.
-    let substring = serde_json::json!({ "substring_words": span_source(source) });
+    let substring = serde_json::json!({ "substring_words": source });
     format!(
         "start: line*\nline: {}\nSPAN: %regex {substring} & /\\S(.*\\S)?/\nSALARY: %regex {substring} & /\\S(.*\\S)?/ & /.*[1-9].*/\n",
         lines.join("\n    | ")

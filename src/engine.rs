@@ -13,8 +13,8 @@ use std::ops::ControlFlow;
 
 use candle_core::{Device, Tensor};
 
-use crate::decode::Decoder;
-use crate::error::{QuarryError, Result};
+use crate::decode::{Decoder, MAX_REWRITE_CHARS};
+use crate::error::Result;
 use crate::generator::{GenerationRequest, GenerationStats, Generator};
 use crate::model::{model_err, KvCache, Qwen2};
 use crate::prompt::{Style, Task};
@@ -22,12 +22,17 @@ use crate::tokenizer::Tokenizer;
 
 /// Longest output per stage, in tokens; a stage that runs past it is cut
 /// off and the parser reports the truncated piece.
+///
+/// Planner, rewriter and suggester grammars are bounded, and these budgets
+/// cover their longest output even at one byte per token (a rewrite of
+/// [`MAX_REWRITE_CHARS`] four-byte characters; five taxonomy names). Only the
+/// tagger's list of calls is open-ended.
 pub fn max_new_tokens(task: Task) -> usize {
     match task {
-        Task::Planner => 16,
-        Task::Rewriter => 96,
-        Task::Tagger => 192,
-        Task::Suggester => 96,
+        Task::Planner => 32,
+        Task::Rewriter => 4 * MAX_REWRITE_CHARS + 16,
+        Task::Tagger => 256,
+        Task::Suggester => 400,
     }
 }
 
@@ -132,12 +137,13 @@ impl Generator for Engine {
         let mut logits = self.step(&body, &mut cache)?;
         let mut matcher = self.decoder.matcher(&request.constraint)?;
         let end_of_turn = self.tokenizer.end_of_turn();
-        let gen_err = |e: anyhow::Error| QuarryError::Generation(e.to_string());
         let limit = max_new_tokens(prompt.task);
+        // A decoder failure ends generation rather than the request: the
+        // parser then reports the unfinished piece as an `error` event.
         while stats.generated_tokens < limit && !matcher.is_stopped() {
             let forced = matcher.compute_ff_tokens();
             let (tokens, free) = if forced.is_empty() {
-                let mask = matcher.compute_mask().map_err(gen_err)?;
+                let Ok(mask) = matcher.compute_mask() else { break };
                 let Some((token, logprob)) = best_allowed(&logits, |t| mask.is_allowed(t)) else {
                     break;
                 };
@@ -149,7 +155,9 @@ impl Generator for Engine {
             } else {
                 (forced, false)
             };
-            matcher.consume_tokens(&tokens).map_err(gen_err)?;
+            if matcher.consume_tokens(&tokens).is_err() {
+                break;
+            }
             stats.generated_tokens += tokens.len();
             if !free {
                 stats.forced_tokens += tokens.len();

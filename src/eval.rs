@@ -298,6 +298,7 @@ mod tests {
             tools,
             suggested_industries: vec![],
             denial: None,
+            confidence: 1.0,
         }
     }
 

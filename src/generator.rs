@@ -42,6 +42,32 @@ pub struct GenerationStats {
     pub free_logprob: f64,
 }
 
+impl GenerationStats {
+    /// Tokens the model chose freely (not forced by the grammar).
+    pub fn free_tokens(&self) -> usize {
+        self.generated_tokens.saturating_sub(self.forced_tokens)
+    }
+
+    /// The model's confidence in its output: the geometric mean of the
+    /// probabilities it gave its free choices (forced tokens carry no
+    /// information). 1.0 when it chose nothing (a denial by the screen).
+    /// Rounded to four decimals, so it reads well and survives JSON exactly.
+    pub fn confidence(&self) -> f64 {
+        let raw = match self.free_tokens() {
+            0 => 1.0,
+            free => (self.free_logprob / free as f64).exp().clamp(0.0, 1.0),
+        };
+        (raw * 10_000.0).round() / 10_000.0
+    }
+
+    pub fn add(&mut self, other: &GenerationStats) {
+        self.prompt_tokens += other.prompt_tokens;
+        self.generated_tokens += other.generated_tokens;
+        self.forced_tokens += other.forced_tokens;
+        self.free_logprob += other.free_logprob;
+    }
+}
+
 /// A model that completes prompts, streaming its text.
 pub trait Generator {
     /// Completes `request.prompt`, handing text to `on_text` as it is made

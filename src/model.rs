@@ -42,6 +42,19 @@ pub struct Config {
     pub rms_norm_eps: f64,
     #[serde(default)]
     pub tie_word_embeddings: bool,
+    /// transformers ≥ 5 nests the rope base here instead of `rope_theta`.
+    #[serde(default, skip_serializing)]
+    pub rope_parameters: Option<RopeParameters>,
+    /// Scaled rope variants (YaRN, dynamic NTK) are not implemented.
+    #[serde(default, skip_serializing)]
+    pub rope_scaling: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RopeParameters {
+    pub rope_theta: Option<f64>,
+    #[serde(default)]
+    pub rope_type: Option<String>,
 }
 
 fn default_max_positions() -> usize {
@@ -57,6 +70,26 @@ fn default_rms_norm_eps() -> f64 {
 impl Config {
     pub fn head_dim(&self) -> usize {
         self.hidden_size / self.num_attention_heads
+    }
+
+    /// Parses a Hugging Face `config.json`, taking the rope base from
+    /// wherever this version of transformers wrote it.
+    pub fn from_json(bytes: &[u8]) -> Result<Config> {
+        let mut config: Config = serde_json::from_slice(bytes)
+            .map_err(|e| QuarryError::Model(format!("config.json: {e}")))?;
+        if let Some(params) = config.rope_parameters.take() {
+            if let Some(kind) = params.rope_type.as_deref().filter(|k| *k != "default") {
+                return Err(QuarryError::Model(format!("config: rope type `{kind}` is not supported")));
+            }
+            if let Some(theta) = params.rope_theta {
+                config.rope_theta = theta;
+            }
+        }
+        if config.rope_scaling.as_ref().is_some_and(|v| !v.is_null()) {
+            return Err(QuarryError::Model("config: rope scaling is not supported".into()));
+        }
+        config.check()?;
+        Ok(config)
     }
 
     /// Rejects shapes the layers cannot be built with.
@@ -502,5 +535,35 @@ fn gguf_config(content: &gguf_file::Content) -> Result<Config> {
         rope_theta: float("rope.freq_base").unwrap_or(1_000_000.0),
         rms_norm_eps: float("attention.layer_norm_rms_epsilon").unwrap_or(1e-6),
         tie_word_embeddings: !content.tensor_infos.contains_key("output.weight"),
+        rope_parameters: None,
+        rope_scaling: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#""vocab_size": 10, "hidden_size": 8, "intermediate_size": 16,
+        "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1"#;
+
+    #[test]
+    fn the_rope_base_is_read_where_transformers_writes_it() {
+        let old = Config::from_json(format!("{{{BASE}, \"rope_theta\": 10000.0}}").as_bytes()).unwrap();
+        assert_eq!(old.rope_theta, 10_000.0);
+        let new = format!("{{{BASE}, \"rope_parameters\": {{\"rope_theta\": 5000.0, \"rope_type\": \"default\"}}}}");
+        assert_eq!(Config::from_json(new.as_bytes()).unwrap().rope_theta, 5_000.0);
+        let yarn = format!("{{{BASE}, \"rope_parameters\": {{\"rope_theta\": 5000.0, \"rope_type\": \"yarn\"}}}}");
+        assert!(Config::from_json(yarn.as_bytes()).unwrap_err().to_string().contains("yarn"));
+        let scaled = format!("{{{BASE}, \"rope_scaling\": {{\"type\": \"dynamic\"}}}}");
+        assert!(Config::from_json(scaled.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn impossible_shapes_are_rejected() {
+        let odd = r#"{"vocab_size": 10, "hidden_size": 9, "intermediate_size": 16,
+            "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1}"#;
+        assert!(Config::from_json(odd.as_bytes()).unwrap_err().to_string().contains("divisible"));
+        assert!(Config::from_json(b"{").is_err());
+    }
 }

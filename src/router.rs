@@ -62,7 +62,8 @@ impl<'t> Router<'t> {
             parser: StreamParser::new(),
             stats: GenerationStats::default(),
         };
-        let output = run.route(&input, now_unix)?;
+        let mut output = run.route(&input, now_unix)?;
+        output.confidence = run.stats.confidence();
         if run.out.cancelled {
             return Err(QuarryError::Cancelled);
         }
@@ -109,6 +110,7 @@ impl<'r, 't, 's> Run<'r, 't, 's> {
             tools: Vec::new(),
             suggested_industries: Vec::new(),
             denial: None,
+            confidence: 1.0,
         };
 
         // Planner. If it fails, the output keeps the neutral intent and no tools.
@@ -268,10 +270,7 @@ impl<'r, 't, 's> Run<'r, 't, 's> {
         for event in self.parser.finish() {
             self.out.handle(event, &mut on_event);
         }
-        self.stats.prompt_tokens += stats.prompt_tokens;
-        self.stats.generated_tokens += stats.generated_tokens;
-        self.stats.forced_tokens += stats.forced_tokens;
-        self.stats.free_logprob += stats.free_logprob;
+        self.stats.add(&stats);
         Ok(())
     }
 }

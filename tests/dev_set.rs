@@ -104,6 +104,7 @@ fn scorer_is_consistent_on_the_dev_set() {
         tools: e.expected.tools.clone(),
         suggested_industries: vec![],
         denial: None,
+        confidence: 1.0,
     };
     let mut perfect = Scorer::new();
     let mut damaged = Scorer::new();
