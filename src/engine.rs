@@ -57,18 +57,23 @@ impl Engine {
         Ok(Engine { model, tokenizer, decoder, style, prefixes: HashMap::new() })
     }
 
-    /// Loads a GGUF file; its embedded tokenizer is used unless one is given.
-    pub fn from_gguf(bytes: &[u8], tokenizer_json: Option<&[u8]>, style: Style, device: &Device) -> Result<Engine> {
-        let model = Qwen2::from_gguf(bytes, device)?;
+    /// Loads a GGUF file; its embedded tokenizer is used unless one is
+    /// given, and the prompt style it declares unless one is given.
+    pub fn from_gguf(
+        bytes: &[u8],
+        tokenizer_json: Option<&[u8]>,
+        style: Option<Style>,
+        device: &Device,
+    ) -> Result<Engine> {
+        let mut reader = std::io::Cursor::new(bytes);
+        let content = candle_core::quantized::gguf_file::Content::read(&mut reader)
+            .map_err(model_err("gguf"))?;
+        let style = style.unwrap_or_else(|| crate::gguf::prompt_style(&content));
         let tokenizer = match tokenizer_json {
             Some(json) => Tokenizer::from_json(json)?,
-            None => {
-                let mut reader = std::io::Cursor::new(bytes);
-                let content = candle_core::quantized::gguf_file::Content::read(&mut reader)
-                    .map_err(model_err("gguf"))?;
-                Tokenizer::from_gguf(&content.metadata)?
-            }
+            None => Tokenizer::from_gguf(&content.metadata)?,
         };
+        let model = Qwen2::from_gguf(bytes, device)?;
         Engine::new(model, tokenizer, style)
     }
 

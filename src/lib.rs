@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod generator;
+pub mod gguf;
 pub mod model;
 pub mod prompt;
 pub mod rewriter;

@@ -137,7 +137,7 @@ enum Weights<'a> {
 }
 
 /// llama.cpp's name for a Hugging Face tensor name.
-fn gguf_name(hf: &str) -> String {
+pub(crate) fn gguf_name(hf: &str) -> String {
     let hf = hf.strip_prefix("model.").unwrap_or(hf);
     let mapped = hf
         .replace("embed_tokens", "token_embd")

@@ -1,6 +1,10 @@
 //! `quarry`: the command-line face of the core crate.
 
 mod data;
+mod eval;
+mod export;
+mod load;
+mod understand;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -24,6 +28,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Understand a query: print the contract JSON (or, with --stream, one
+    /// event per line as each becomes final).
+    Understand(understand::Args),
+    /// Score the model on a labelled JSONL set (Tables 1 and 2).
+    Eval(eval::Args),
+    /// Convert a Hugging Face checkpoint directory to GGUF.
+    Export(export::Args),
     /// Print taxonomy sizes and time the core's start-up (parsing and
     /// indexing every embedded taxonomy), over several runs.
     Taxonomy {
@@ -96,6 +107,9 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Score { data, predictions } => score(&data, &predictions),
         Command::Data(args) => data::run(args),
+        Command::Understand(args) => understand::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Export(args) => export::run(args),
     }
 }
 
