@@ -185,6 +185,11 @@ impl<'r, 't, 's> Run<'r, 't, 's> {
             |run, event| match event {
                 Event::Tool(call) => {
                     let executed = tools::execute(&call, &context)?;
+                    // Different spans can mean one filter ("not many
+                    // applicants", "low competition"): one call per value.
+                    if calls.contains(&executed) {
+                        return Ok(());
+                    }
                     run.emit(&Event::Tool(executed.clone()));
                     calls.push(executed);
                     Ok(())
