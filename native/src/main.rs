@@ -1,5 +1,6 @@
 //! `quarry`: the command-line face of the core crate.
 
+mod bench;
 mod data;
 mod eval;
 mod export;
@@ -33,6 +34,9 @@ enum Command {
     Understand(understand::Args),
     /// Score the model on a labelled JSONL set (Tables 1 and 2).
     Eval(eval::Args),
+    /// Benchmark: load time, latency percentiles, queries/s, tokens/s, and
+    /// (with --llama-cpp) llama.cpp on the same GGUF and prompts.
+    Bench(bench::Args),
     /// Convert a Hugging Face checkpoint directory to GGUF.
     Export(export::Args),
     /// Print taxonomy sizes and time the core's start-up (parsing and
@@ -110,6 +114,14 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Understand(args) => understand::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Export(args) => export::run(args),
+        Command::Bench(args) => {
+            // One thread per worker: candle then multiplies on the calling
+            // thread, and throughput comes from one worker per core.
+            if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+                std::env::set_var("RAYON_NUM_THREADS", "1");
+            }
+            bench::run(args)
+        }
     }
 }
 
