@@ -416,25 +416,44 @@ impl Qwen2 {
         batch: usize,
         seq: usize,
     ) -> candle_core::Result<Tensor> {
+        let (q, k, v) = self.project(block, x, cos, sin, batch, seq)?;
+        let (k, v) = append(cache, k, v)?;
+        let out = self.attend(&q, &k, &v, mask)?;
+        let hidden = self.config.hidden_size;
+        block.o.forward(&out.transpose(1, 2)?.reshape((batch, seq, hidden))?)
+    }
+
+    /// Queries, keys and values `[batch, heads, seq, head_dim]`, rotated.
+    fn project(
+        &self,
+        block: &Block,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        batch: usize,
+        seq: usize,
+    ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
         let c = &self.config;
-        let (heads, kv_heads, head_dim) = (c.num_attention_heads, c.num_key_value_heads, c.head_dim());
-        let split = |t: Tensor, n: usize| t.reshape((batch, seq, n, head_dim))?.transpose(1, 2)?.contiguous();
-        let q = split(block.q.forward(x)?, heads)?;
-        let k = split(block.k.forward(x)?, kv_heads)?;
-        let v = split(block.v.forward(x)?, kv_heads)?;
-        let (q, k) = if self.differentiable {
-            (candle_nn::rotary_emb::rope_slow(&q, cos, sin)?, candle_nn::rotary_emb::rope_slow(&k, cos, sin)?)
-        } else {
-            (candle_nn::rotary_emb::rope(&q, cos, sin)?, candle_nn::rotary_emb::rope(&k, cos, sin)?)
+        let split = |t: Tensor, n: usize| t.reshape((batch, seq, n, c.head_dim()))?.transpose(1, 2)?.contiguous();
+        let q = split(block.q.forward(x)?, c.num_attention_heads)?;
+        let k = split(block.k.forward(x)?, c.num_key_value_heads)?;
+        let v = split(block.v.forward(x)?, c.num_key_value_heads)?;
+        let rotate = |t: &Tensor| {
+            if self.differentiable {
+                candle_nn::rotary_emb::rope_slow(t, cos, sin)
+            } else {
+                candle_nn::rotary_emb::rope(t, cos, sin)
+            }
         };
-        let (k, v) = match cache.take() {
-            Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
-            None => (k, v),
-        };
-        *cache = Some((k.clone(), v.clone()));
-        let k = repeat_kv(k, heads / kv_heads)?;
-        let v = repeat_kv(v, heads / kv_heads)?;
-        let scale = 1.0 / (head_dim as f64).sqrt();
+        Ok((rotate(&q)?, rotate(&k)?, v))
+    }
+
+    /// Scaled dot-product attention over grouped key/value heads.
+    fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
+        let c = &self.config;
+        let rep = c.num_attention_heads / c.num_key_value_heads;
+        let (k, v) = (repeat_kv(k.clone(), rep)?, repeat_kv(v.clone(), rep)?);
+        let scale = 1.0 / (c.head_dim() as f64).sqrt();
         let mut scores = (q.matmul(&k.t()?)? * scale)?;
         if let Some(mask) = mask {
             scores = scores.broadcast_add(mask)?;
@@ -444,8 +463,57 @@ impl Qwen2 {
         } else {
             candle_nn::ops::softmax_last_dim(&scores)?
         };
-        let out = probs.matmul(&v)?.transpose(1, 2)?.reshape((batch, seq, heads * head_dim))?;
-        block.o.forward(&out)
+        probs.matmul(&v)
+    }
+
+    /// One decoding step for many sequences at once: `tokens[i]` continues
+    /// the sequence whose keys and values are in `caches[i]`. Projections,
+    /// MLPs and the LM head run as one batched product; attention runs per
+    /// sequence over its own cache, whose lengths may differ. Returns
+    /// `[batch, vocab]`, row `i` equal to what `forward_last` would give.
+    pub fn forward_decode_batch(&self, tokens: &[u32], caches: &mut [KvCache]) -> Result<Tensor> {
+        self.decode_batch_inner(tokens, caches).map_err(model_err("batched forward"))
+    }
+
+    fn decode_batch_inner(&self, tokens: &[u32], caches: &mut [KvCache]) -> candle_core::Result<Tensor> {
+        let batch = tokens.len();
+        if batch != caches.len() || batch == 0 {
+            candle_core::bail!("{batch} tokens for {} caches", caches.len());
+        }
+        let positions: Vec<u32> = caches.iter().map(|c| c.len as u32).collect();
+        if positions.iter().any(|&p| p as usize >= self.cos.dim(0).unwrap_or(0)) {
+            candle_core::bail!("a sequence exceeds {MAX_POSITIONS} positions");
+        }
+        for cache in caches.iter_mut() {
+            if cache.layers.len() != self.blocks.len() {
+                cache.layers = vec![None; self.blocks.len()];
+            }
+        }
+        let positions = Tensor::new(positions.as_slice(), &self.device)?;
+        let cos = self.cos.index_select(&positions, 0)?.unsqueeze(1)?;
+        let sin = self.sin.index_select(&positions, 0)?.unsqueeze(1)?;
+        let ids = Tensor::new(tokens, &self.device)?.unsqueeze(1)?;
+        let mut x = self.embed.embedding(&ids)?;
+        let hidden = self.config.hidden_size;
+        for (layer, block) in self.blocks.iter().enumerate() {
+            let normed = self.rms_norm(&x, &block.attn_norm)?;
+            let (q, k, v) = self.project(block, &normed, &cos, &sin, batch, 1)?;
+            let mut outs = Vec::with_capacity(batch);
+            for (i, cache) in caches.iter_mut().enumerate() {
+                let (k, v) = append(&mut cache.layers[layer], k.narrow(0, i, 1)?, v.narrow(0, i, 1)?)?;
+                outs.push(self.attend(&q.narrow(0, i, 1)?, &k, &v, None)?);
+            }
+            let attended = Tensor::cat(&outs, 0)?.transpose(1, 2)?.reshape((batch, 1, hidden))?;
+            let x1 = (&x + block.o.forward(&attended)?)?;
+            let normed = self.rms_norm(&x1, &block.mlp_norm)?;
+            let gated = candle_nn::ops::silu(&block.gate.forward(&normed)?)?;
+            x = (&x1 + block.down.forward(&(gated * block.up.forward(&normed)?)?)?)?;
+        }
+        for cache in caches.iter_mut() {
+            cache.len += 1;
+        }
+        let x = self.rms_norm(&x, &self.norm)?;
+        self.head.forward(&x)?.squeeze(1)
     }
 
     fn rms_norm(&self, x: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
@@ -456,6 +524,16 @@ impl Qwen2 {
             candle_nn::ops::rms_norm(x, weight, eps)
         }
     }
+}
+
+/// Appends this step's keys and values to a layer's cache; returns all.
+fn append(cache: &mut Option<(Tensor, Tensor)>, k: Tensor, v: Tensor) -> candle_core::Result<(Tensor, Tensor)> {
+    let (k, v) = match cache.take() {
+        Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+        None => (k, v),
+    };
+    *cache = Some((k.clone(), v.clone()));
+    Ok((k, v))
 }
 
 /// `[heads/rep … ]` → `[heads …]`: each key/value head serves `rep` queries.
@@ -557,6 +635,42 @@ mod tests {
         assert!(Config::from_json(yarn.as_bytes()).unwrap_err().to_string().contains("yarn"));
         let scaled = format!("{{{BASE}, \"rope_scaling\": {{\"type\": \"dynamic\"}}}}");
         assert!(Config::from_json(scaled.as_bytes()).is_err());
+    }
+
+    fn random_model() -> Qwen2 {
+        let config = Config::from_json(format!("{{{BASE}, \"tie_word_embeddings\": true}}").replace("\"hidden_size\": 8", "\"hidden_size\": 16").as_bytes()).unwrap();
+        let varmap = candle_nn::VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let model = Qwen2::from_var_builder(config, vb, false).unwrap();
+        for var in varmap.all_vars() {
+            var.set(&Tensor::randn(0f32, 0.5, var.shape(), &Device::Cpu).unwrap()).unwrap();
+        }
+        model
+    }
+
+    #[test]
+    fn batched_decoding_equals_one_sequence_at_a_time() {
+        let model = random_model();
+        let prompts: [&[u32]; 3] = [&[1, 2, 3], &[4, 5, 6, 7, 8], &[9]];
+        let mut caches = Vec::new();
+        for prompt in prompts {
+            let mut cache = KvCache::new();
+            let t = Tensor::new(prompt, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+            model.forward_last(&t, &mut cache).unwrap();
+            caches.push(cache);
+        }
+        let mut single = caches.clone();
+        let next = [3u32, 7, 1];
+        for _ in 0..3 {
+            let batched = model.forward_decode_batch(&next, &mut caches).unwrap();
+            for (i, cache) in single.iter_mut().enumerate() {
+                let t = Tensor::new(&[next[i]], &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+                let one = model.forward_last(&t, cache).unwrap().squeeze(0).unwrap();
+                let diff = (batched.get(i).unwrap() - one).unwrap().abs().unwrap().max(0).unwrap();
+                assert!(diff.to_scalar::<f32>().unwrap() < 1e-5);
+                assert_eq!(caches[i].len(), cache.len());
+            }
+        }
     }
 
     #[test]
