@@ -116,7 +116,7 @@ impl Engine {
             .map_err(model_err("tokens"))
     }
 
-    fn step(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
+    fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
         let logits = self.model.forward_last(&self.token_tensor(tokens)?, cache)?;
         logits
             .squeeze(0)
@@ -126,57 +126,163 @@ impl Engine {
     }
 }
 
+/// One generation in progress: its grammar state, KV cache and the logits
+/// for its next choice. [`Engine::step`] advances many at once.
+pub struct Sequence {
+    matcher: llguidance::Matcher,
+    cache: KvCache,
+    logits: Vec<f32>,
+    /// Tokens chosen but not yet run through the model.
+    pending: Vec<u32>,
+    stats: GenerationStats,
+    limit: usize,
+    finished: bool,
+}
+
+impl Sequence {
+    pub fn finished(&self) -> bool {
+        self.finished
+    }
+
+    pub fn stats(&self) -> GenerationStats {
+        self.stats
+    }
+
+    /// Stops the sequence (its caller went away).
+    pub fn cancel(&mut self) {
+        self.finished = true;
+    }
+}
+
+impl Engine {
+    /// Starts a generation: the task's cached prefix plus the request's own
+    /// tokens, run in one forward pass.
+    pub fn start(&mut self, request: &GenerationRequest<'_>) -> Result<Sequence> {
+        let prompt = request.prompt;
+        let mut cache = self.prefix_cache(&prompt.prefix)?;
+        let body = self.tokenizer.encode(&prompt.body)?;
+        let stats = GenerationStats { prompt_tokens: cache.len() + body.len(), ..GenerationStats::default() };
+        let logits = self.forward(&body, &mut cache)?;
+        Ok(Sequence {
+            matcher: self.decoder.matcher(&request.constraint)?,
+            cache,
+            logits,
+            pending: Vec::new(),
+            stats,
+            limit: max_new_tokens(prompt.task),
+            finished: false,
+        })
+    }
+
+    /// Advances every unfinished sequence by one decision (the tokens the
+    /// grammar forces, or one free token) and returns the bytes each chose.
+    /// Single-token steps of all sequences share one batched forward pass.
+    pub fn step(&mut self, sequences: &mut [&mut Sequence]) -> Result<Vec<Vec<u8>>> {
+        let end_of_turn = self.tokenizer.end_of_turn();
+        let mut texts = vec![Vec::new(); sequences.len()];
+        for (seq, text) in sequences.iter_mut().zip(texts.iter_mut()) {
+            if seq.finished {
+                continue;
+            }
+            if let Some(tokens) = decide(seq, end_of_turn) {
+                *text = self.decoder.trie().decode(&tokens);
+                seq.pending = tokens;
+            }
+        }
+        // Multi-token (forced) steps run alone; single tokens run together.
+        let mut batch: Vec<usize> = Vec::new();
+        for (i, seq) in sequences.iter_mut().enumerate() {
+            if seq.finished || seq.pending.is_empty() {
+                continue;
+            }
+            if seq.pending.len() == 1 {
+                batch.push(i);
+            } else {
+                let tokens = std::mem::take(&mut seq.pending);
+                seq.logits = self.forward(&tokens, &mut seq.cache)?;
+            }
+        }
+        match batch.as_slice() {
+            [] => {}
+            [one] => {
+                let seq = &mut sequences[*one];
+                let tokens = std::mem::take(&mut seq.pending);
+                seq.logits = self.forward(&tokens, &mut seq.cache)?;
+            }
+            many => {
+                let tokens: Vec<u32> = many.iter().map(|&i| sequences[i].pending[0]).collect();
+                let mut caches: Vec<KvCache> = many.iter().map(|&i| std::mem::take(&mut sequences[i].cache)).collect();
+                let logits = self.model.forward_decode_batch(&tokens, &mut caches)?;
+                for (row, (&i, cache)) in many.iter().zip(caches).enumerate() {
+                    let seq = &mut sequences[i];
+                    seq.cache = cache;
+                    seq.pending.clear();
+                    seq.logits = logits
+                        .get(row)
+                        .and_then(|l| l.to_vec1::<f32>())
+                        .map_err(model_err("logits"))?;
+                }
+            }
+        }
+        Ok(texts)
+    }
+
+}
+
+/// Chooses a sequence's next tokens from its grammar and logits, or
+/// finishes it. A decoder failure finishes the sequence rather than the
+/// request: the parser then reports the unfinished piece.
+fn decide(seq: &mut Sequence, end_of_turn: u32) -> Option<Vec<u32>> {
+    if seq.stats.generated_tokens >= seq.limit || seq.matcher.is_stopped() {
+        seq.finished = true;
+        return None;
+    }
+    let forced = seq.matcher.compute_ff_tokens();
+    let (tokens, free) = if forced.is_empty() {
+        let mask = seq.matcher.compute_mask().ok();
+        let chosen = mask.and_then(|mask| best_allowed(&seq.logits, |t| mask.is_allowed(t)));
+        match chosen {
+            Some((token, logprob)) if token != end_of_turn => {
+                seq.stats.free_logprob += logprob;
+                (vec![token], true)
+            }
+            _ => {
+                seq.finished = true;
+                return None;
+            }
+        }
+    } else {
+        (forced, false)
+    };
+    if seq.matcher.consume_tokens(&tokens).is_err() {
+        seq.finished = true;
+        return None;
+    }
+    seq.stats.generated_tokens += tokens.len();
+    if !free {
+        seq.stats.forced_tokens += tokens.len();
+    }
+    if seq.matcher.is_stopped() {
+        // The grammar is complete: no forward pass is needed for these.
+        seq.finished = true;
+    }
+    Some(tokens)
+}
+
 impl Generator for Engine {
     fn generate(
         &mut self,
         request: &GenerationRequest<'_>,
         on_text: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
     ) -> Result<GenerationStats> {
-        let prompt = request.prompt;
-        let mut cache = self.prefix_cache(&prompt.prefix)?;
-        let body = self.tokenizer.encode(&prompt.body)?;
-        let mut stats = GenerationStats {
-            prompt_tokens: cache.len() + body.len(),
-            ..GenerationStats::default()
-        };
-        let mut logits = self.step(&body, &mut cache)?;
-        let mut matcher = self.decoder.matcher(&request.constraint)?;
-        let end_of_turn = self.tokenizer.end_of_turn();
-        let limit = max_new_tokens(prompt.task);
-        // A decoder failure ends generation rather than the request: the
-        // parser then reports the unfinished piece as an `error` event.
-        while stats.generated_tokens < limit && !matcher.is_stopped() {
-            let forced = matcher.compute_ff_tokens();
-            let (tokens, free) = if forced.is_empty() {
-                let Ok(mask) = matcher.compute_mask() else { break };
-                let Some((token, logprob)) = best_allowed(&logits, |t| mask.is_allowed(t)) else {
-                    break;
-                };
-                if token == end_of_turn {
-                    break;
-                }
-                stats.free_logprob += logprob;
-                (vec![token], true)
-            } else {
-                (forced, false)
-            };
-            if matcher.consume_tokens(&tokens).is_err() {
-                break;
+        let mut seq = self.start(request)?;
+        while !seq.finished() {
+            let text = self.step(&mut [&mut seq])?.pop().unwrap_or_default();
+            if !text.is_empty() && on_text(&text).is_break() {
+                seq.cancel();
             }
-            stats.generated_tokens += tokens.len();
-            if !free {
-                stats.forced_tokens += tokens.len();
-            }
-            let bytes = self.decoder.trie().decode(&tokens);
-            if on_text(&bytes).is_break() {
-                break;
-            }
-            if matcher.is_stopped() {
-                break;
-            }
-            logits = self.step(&tokens, &mut cache)?;
         }
-        Ok(stats)
+        Ok(seq.stats())
     }
 }
 

@@ -235,3 +235,42 @@ fn untrained_model_outputs_are_valid_by_construction() {
     assert!(intents.len() >= 3, "{intents:?}");
     assert!(rewrites > 0 && tools.len() >= 6, "{tools:?}");
 }
+
+/// Continuous batching changes nothing: sequences stepped together (their
+/// single-token steps in one forward pass) generate exactly what each
+/// generates alone.
+#[test]
+fn batched_sequences_generate_what_each_generates_alone() {
+    use quarry::{Constraint, GenerationRequest, Generator};
+    let mut engine = engine();
+    let queries = ["nurse jobs in paris tx", "senior rust engineer remote over 150k", "weather in seattle"];
+    let prompts: Vec<_> = queries.iter().map(|q| quarry::prompt::tagger(q, Style::Compact)).collect();
+    let requests: Vec<GenerationRequest<'_>> = prompts
+        .iter()
+        .zip(queries)
+        .map(|(prompt, source)| GenerationRequest { prompt, constraint: Constraint::Tools { source } })
+        .collect();
+    let alone: Vec<Vec<u8>> = requests
+        .iter()
+        .map(|request| {
+            let mut text = Vec::new();
+            engine
+                .generate(request, &mut |chunk| {
+                    text.extend_from_slice(chunk);
+                    ControlFlow::Continue(())
+                })
+                .unwrap();
+            text
+        })
+        .collect();
+    let mut sequences: Vec<_> = requests.iter().map(|r| engine.start(r).unwrap()).collect();
+    let mut together = vec![Vec::new(); sequences.len()];
+    while sequences.iter().any(|s| !s.finished()) {
+        let mut refs: Vec<_> = sequences.iter_mut().collect();
+        for (text, chunk) in together.iter_mut().zip(engine.step(&mut refs).unwrap()) {
+            text.extend_from_slice(&chunk);
+        }
+    }
+    assert_eq!(alone, together);
+    assert!(alone.iter().all(|t| !t.is_empty()));
+}
