@@ -132,7 +132,7 @@ fn metadata(config: &Config, tokenizer: &Tokenizer, style: Style, quantization: 
 }
 
 /// Tokens by id (padded to the model's vocabulary), their llama.cpp types
-/// (1 normal, 3 control, 5 unused) and the merges as "a b" strings.
+/// (1 normal, 3 control, 4 user-defined, 5 unused) and the merges as "a b" strings.
 fn vocabulary(tokenizer: &Tokenizer, vocab_size: usize) -> Result<(Vec<String>, Vec<i32>, Vec<String>)> {
     let json = tokenizer.json();
     let bad = |what: &str| QuarryError::Model(format!("tokenizer.json: {what}"));
@@ -150,9 +150,9 @@ fn vocabulary(tokenizer: &Tokenizer, vocab_size: usize) -> Result<(Vec<String>, 
     for added in json["added_tokens"].as_array().into_iter().flatten() {
         let id = added["id"].as_u64().ok_or_else(|| bad("added token without id"))? as usize;
         place(id, added["content"].as_str().unwrap_or_default())?;
-        if added["special"].as_bool() == Some(true) {
-            types[id] = 3;
-        }
+        // Control tokens are special; other added tokens (`<think>`) are
+        // user-defined, which llama.cpp also keeps whole.
+        types[id] = if added["special"].as_bool() == Some(true) { 3 } else { 4 };
     }
     let tokens = tokens
         .into_iter()
