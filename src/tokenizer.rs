@@ -159,7 +159,8 @@ pub fn train_bpe<S: AsRef<str> + Send>(
 }
 
 /// A Qwen2-style `tokenizer.json` from a vocabulary and merges. Control
-/// tokens (GGUF type 3) become special added tokens.
+/// tokens (GGUF type 3) become special added tokens, user-defined ones
+/// (type 4) plain added tokens.
 pub fn tokenizer_json(tokens: &[String], types: &[i32], merges: &[String]) -> Value {
     let vocab: serde_json::Map<String, Value> = tokens
         .iter()
@@ -169,10 +170,12 @@ pub fn tokenizer_json(tokens: &[String], types: &[i32], merges: &[String]) -> Va
     let added: Vec<Value> = tokens
         .iter()
         .enumerate()
-        .filter(|(id, _)| types.get(*id).copied() == Some(3))
-        .map(|(id, content)| {
-            json!({"id": id, "content": content, "single_word": false, "lstrip": false,
-                   "rstrip": false, "normalized": false, "special": true})
+        .filter_map(|(id, content)| {
+            let kind = types.get(id).copied();
+            matches!(kind, Some(3 | 4)).then(|| {
+                json!({"id": id, "content": content, "single_word": false, "lstrip": false,
+                       "rstrip": false, "normalized": false, "special": kind == Some(3)})
+            })
         })
         .collect();
     let byte_level = json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false});
