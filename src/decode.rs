@@ -124,7 +124,7 @@ pub fn grammar(constraint: &Constraint<'_>) -> String {
         Constraint::Rewrite { query, profile } => {
             let pieces = rewrite_pieces(query, profile);
             format!(
-                "start: \"rewrite \\\"\" TEXT \"\\\"\\n\"\nTEXT: PIECE (\" \" PIECE)* & /.{{1,{MAX_REWRITE_CHARS}}}/\nPIECE: {}\n",
+                "start: \"rewrite \\\"\" TEXT \"\\\"\\n\"\nTEXT: PIECE ((\" \" | \", \") PIECE)* & /.{{1,{MAX_REWRITE_CHARS}}}/\nPIECE: {}\n",
                 one_of(pieces.iter().map(String::as_str))
             )
         }
@@ -181,11 +181,15 @@ fn tagger_grammar(source: &str) -> String {
 
 /// Words a rewrite may use: the query's, the profile's values (whole, as
 /// the spec copies them word for word), and the glue of a search phrase.
+/// Pieces are joined by a space or a comma and a space.
 pub fn rewrite_pieces(query: &str, profile: &Profile) -> Vec<String> {
     const GLUE: &[&str] = &[
         "jobs", "job", "roles", "in", "at", "near", "for", "with", "and", "or", "of", "as", "a",
         "an", "the", "remote", "hybrid", "senior", "junior", "entry", "level", "lead", "director",
         "executive", "intern", "internship", "associate", "mid", "companies", "industry",
+        // The same glue in the languages the data covers.
+        "en", "de", "à", "a", "in", "bei", "près", "cerca", "vicino", "empleos", "trabajo",
+        "emplois", "lavoro", "stellen",
     ];
     let mut pieces: Vec<String> = Vec::new();
     let mut add = |piece: &str| {
@@ -225,10 +229,12 @@ mod tests {
 
     #[test]
     fn grammars_name_every_tool_and_enum() {
-        let g = grammar(&Constraint::Tools { source: "senior nurse jobs" });
+        let g = grammar(&Constraint::Tools { source: "senior nurse jobs over 90k" });
         for tool in crate::ToolName::ALL {
             assert!(g.contains(tool.as_str()), "{tool:?} missing");
         }
+        // Without a figure there is no salary to copy.
+        assert!(!grammar(&Constraint::Tools { source: "senior nurse jobs" }).contains("salary_tool"));
         assert!(g.contains("\\\"mid_senior\\\"") || g.contains("\"mid_senior\""));
         let profile = Profile { location: Some("Naples, Florida, United States".into()), ..Profile::default() };
         let pieces = rewrite_pieces("jobs near me", &profile);

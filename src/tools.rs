@@ -215,7 +215,9 @@ pub fn parse_salary(text: &str) -> Option<Salary> {
     let words = crate::text::words(rest);
     let word = |w: &str| words.first().map(|f| f == w).unwrap_or(false);
     let mut value = amount;
-    if word("k") || word("thousand") {
+    // "mil" is a thousand in Spanish and Portuguese ("300 mil pesos") and a
+    // million in English slang ("1.5 mil"); no salary floor is 300 million.
+    if word("k") || word("thousand") || word("mille") || (word("mil") && value >= 10.0) {
         value *= 1_000.0;
     } else if word("m") || word("million") || word("mil") {
         value *= 1_000_000.0;
@@ -250,11 +252,24 @@ pub fn parse_salary(text: &str) -> Option<Salary> {
 fn first_amount(text: &str) -> Option<(f64, &str)> {
     let start = text.find(|c: char| c.is_ascii_digit())?;
     let tail = &text[start..];
-    let end = tail
+    let mut end = tail
         .find(|c: char| !(c.is_ascii_digit() || c == ',' || c == '.'))
         .unwrap_or(tail.len());
-    let raw = tail[..end].trim_end_matches(['.', ',']);
-    let rest = &tail[raw.len()..];
+    // "45 000": a space (or a thin space) before exactly three digits groups
+    // thousands, as French and others write them.
+    while let Some(rest) = tail[end..].strip_prefix([' ', '\u{202f}', '\u{a0}']) {
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        let boundary = rest[digits..].chars().next().is_none_or(|c| !c.is_ascii_digit());
+        if digits == 3 && boundary && tail[..end].len() <= 3 {
+            end = tail.len() - rest.len() + 3;
+        } else {
+            break;
+        }
+    }
+    let spaced = tail[..end].replace([' ', '\u{202f}', '\u{a0}'], ",");
+    let raw = spaced.trim_end_matches(['.', ',']);
+    let rest = &tail[end.min(tail.len())..];
+    let rest = if raw.len() < spaced.len() { &tail[raw.len()..] } else { rest };
     // "80,000" and "70.000" group thousands; "1.5" is a decimal.
     let grouped = |sep: char| {
         let parts: Vec<&str> = raw.split(sep).collect();
@@ -420,6 +435,10 @@ mod tests {
             ("80 to 90k", 80_000, None),
             ("80k-90k", 80_000, None),
             ("5000 a month", 60_000, None),
+            ("más de 300 mil pesos", 300_000, Some("MXN")),
+            ("1.5 mil", 1_500_000, None),
+            ("45 000 €", 45_000, Some("EUR")),
+            ("au moins 45 000 euros", 45_000, Some("EUR")),
         ];
         for (text, min_annual, currency) in cases {
             assert_eq!(

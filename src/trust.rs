@@ -455,15 +455,22 @@ fn is_offensive(query: &str) -> bool {
         .split_whitespace()
         .filter(|t| t.chars().any(char::is_alphabetic))
         .collect();
+    // Whole-query analysis is the more sensitive one and costs one pass;
+    // windows only confirm what it finds.
+    if !abusive(&tokens.join(" ")) {
+        return false;
+    }
     (1..=3.min(tokens.len())).any(|size| {
-        tokens.windows(size).any(|window| {
-            let found = Censor::from_str(&window.join(" ")).analyze();
-            // "moderately sexual" covers "sex education teacher" and the town
-            // of Dickinson, so only severe sexual or mean content counts.
-            found.is(Type::OFFENSIVE & Type::MODERATE_OR_HIGHER)
-                || found.is((Type::SEXUAL | Type::MEAN) & Type::SEVERE)
-        })
+        tokens.windows(size).any(|window| abusive(&window.join(" ")))
     })
+}
+
+fn abusive(text: &str) -> bool {
+    let found = Censor::from_str(text).analyze();
+    // "moderately sexual" covers "sex education teacher" and the town of
+    // Dickinson, so only severe sexual or mean content counts.
+    found.is(Type::OFFENSIVE & Type::MODERATE_OR_HIGHER)
+        || found.is((Type::SEXUAL | Type::MEAN) & Type::SEVERE)
 }
 
 #[cfg(test)]
