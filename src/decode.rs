@@ -61,7 +61,8 @@ impl Decoder {
     /// (Qwen2.5 pads its embedding table); padding tokens are never allowed.
     pub fn new(tokenizer: &Tokenizer, vocab_size: usize) -> Result<Decoder> {
         let err = |e: anyhow::Error| QuarryError::Model(format!("decoder: {e}"));
-        let mut words = llguidance::token_bytes_from_tokenizer_json(tokenizer.json()).map_err(err)?;
+        let mut words =
+            llguidance::token_bytes_from_tokenizer_json(tokenizer.json()).map_err(err)?;
         if words.len() > vocab_size {
             return Err(QuarryError::Model(format!(
                 "tokenizer has {} tokens but the model only {vocab_size}",
@@ -71,7 +72,10 @@ impl Decoder {
         words.resize(vocab_size, Vec::new());
         let info = TokRxInfo::new(vocab_size as u32, tokenizer.end_of_turn());
         let trie = TokTrie::from(&info, &words);
-        let env: TokEnv = Arc::new(TokenEnv { trie, tokenizer: tokenizer.inner().clone() });
+        let env: TokEnv = Arc::new(TokenEnv {
+            trie,
+            tokenizer: tokenizer.inner().clone(),
+        });
         let mut factory = ParserFactory::new_simple(&env).map_err(err)?;
         factory.quiet();
         Ok(Decoder { factory })
@@ -102,7 +106,11 @@ fn literal(text: &str) -> String {
 }
 
 fn one_of<'a>(options: impl IntoIterator<Item = &'a str>) -> String {
-    options.into_iter().map(literal).collect::<Vec<_>>().join(" | ")
+    options
+        .into_iter()
+        .map(literal)
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 /// Text a span may be copied from. Quotes, backslashes and control
@@ -110,7 +118,13 @@ fn one_of<'a>(options: impl IntoIterator<Item = &'a str>) -> String {
 /// so they are blanked: a span never contains them.
 pub fn span_source(text: &str) -> String {
     text.chars()
-        .map(|c| if c == '"' || c == '\\' || c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if c == '"' || c == '\\' || c.is_control() {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -141,7 +155,10 @@ pub fn grammar(constraint: &Constraint<'_>) -> String {
 
 fn tagger_grammar(source: &str) -> String {
     let span = |tool: &str, key: &str| {
-        format!("{} SPAN \"\\\"}}\\n\"", literal(&format!("{tool} {{\"{key}\":\"")))
+        format!(
+            "{} SPAN \"\\\"}}\\n\"",
+            literal(&format!("{tool} {{\"{key}\":\""))
+        )
     };
     let choice = |tool: &str, key: &str, options: &[&str]| {
         format!(
@@ -168,7 +185,10 @@ fn tagger_grammar(source: &str) -> String {
     // model start a piece it cannot finish.
     let has_figure = source.chars().any(|c| ('1'..='9').contains(&c));
     if has_figure {
-        lines.push(format!("{} SALARY \"\\\"}}\\n\"", literal("salary_tool {\"amount\":\"")));
+        lines.push(format!(
+            "{} SALARY \"\\\"}}\\n\"",
+            literal("salary_tool {\"amount\":\"")
+        ));
     }
     // A span is a run of the source's words, never empty or padded; a
     // salary span also holds a non-zero digit, so it can be read.
@@ -184,12 +204,51 @@ fn tagger_grammar(source: &str) -> String {
 /// Pieces are joined by a space or a comma and a space.
 pub fn rewrite_pieces(query: &str, profile: &Profile) -> Vec<String> {
     const GLUE: &[&str] = &[
-        "jobs", "job", "roles", "in", "at", "near", "for", "with", "and", "or", "of", "as", "a",
-        "an", "the", "remote", "hybrid", "senior", "junior", "entry", "level", "lead", "director",
-        "executive", "intern", "internship", "associate", "mid", "companies", "industry",
+        "jobs",
+        "job",
+        "roles",
+        "in",
+        "at",
+        "near",
+        "for",
+        "with",
+        "and",
+        "or",
+        "of",
+        "as",
+        "a",
+        "an",
+        "the",
+        "remote",
+        "hybrid",
+        "senior",
+        "junior",
+        "entry",
+        "level",
+        "lead",
+        "director",
+        "executive",
+        "intern",
+        "internship",
+        "associate",
+        "mid",
+        "companies",
+        "industry",
         // The same glue in the languages the data covers.
-        "en", "de", "à", "a", "in", "bei", "près", "cerca", "vicino", "empleos", "trabajo",
-        "emplois", "lavoro", "stellen",
+        "en",
+        "de",
+        "à",
+        "a",
+        "in",
+        "bei",
+        "près",
+        "cerca",
+        "vicino",
+        "empleos",
+        "trabajo",
+        "emplois",
+        "lavoro",
+        "stellen",
     ];
     let mut pieces: Vec<String> = Vec::new();
     let mut add = |piece: &str| {
@@ -201,10 +260,16 @@ pub fn rewrite_pieces(query: &str, profile: &Profile) -> Vec<String> {
     for word in query.split_whitespace() {
         add(word);
     }
-    for value in [&profile.title, &profile.company, &profile.location, &profile.industry, &profile.education]
-        .into_iter()
-        .flatten()
-        .chain(profile.skills.iter())
+    for value in [
+        &profile.title,
+        &profile.company,
+        &profile.location,
+        &profile.industry,
+        &profile.education,
+    ]
+    .into_iter()
+    .flatten()
+    .chain(profile.skills.iter())
     {
         add(value);
         // "Naples, Florida, United States" may also be cited in part.
@@ -229,14 +294,22 @@ mod tests {
 
     #[test]
     fn grammars_name_every_tool_and_enum() {
-        let g = grammar(&Constraint::Tools { source: "senior nurse jobs over 90k" });
+        let g = grammar(&Constraint::Tools {
+            source: "senior nurse jobs over 90k",
+        });
         for tool in crate::ToolName::ALL {
             assert!(g.contains(tool.as_str()), "{tool:?} missing");
         }
         // Without a figure there is no salary to copy.
-        assert!(!grammar(&Constraint::Tools { source: "senior nurse jobs" }).contains("salary_tool"));
+        assert!(!grammar(&Constraint::Tools {
+            source: "senior nurse jobs"
+        })
+        .contains("salary_tool"));
         assert!(g.contains("\\\"mid_senior\\\"") || g.contains("\"mid_senior\""));
-        let profile = Profile { location: Some("Naples, Florida, United States".into()), ..Profile::default() };
+        let profile = Profile {
+            location: Some("Naples, Florida, United States".into()),
+            ..Profile::default()
+        };
         let pieces = rewrite_pieces("jobs near me", &profile);
         assert!(pieces.contains(&"Naples, Florida, United States".to_string()));
         assert!(pieces.contains(&"Naples".to_string()));

@@ -47,14 +47,23 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("config", self.model.config()).field("style", &self.style).finish()
+        f.debug_struct("Engine")
+            .field("config", self.model.config())
+            .field("style", &self.style)
+            .finish()
     }
 }
 
 impl Engine {
     pub fn new(model: Qwen2, tokenizer: Tokenizer, style: Style) -> Result<Engine> {
         let decoder = Decoder::new(&tokenizer, model.config().vocab_size)?;
-        Ok(Engine { model, tokenizer, decoder, style, prefixes: HashMap::new() })
+        Ok(Engine {
+            model,
+            tokenizer,
+            decoder,
+            style,
+            prefixes: HashMap::new(),
+        })
     }
 
     /// Loads a GGUF file; its embedded tokenizer is used unless one is
@@ -105,7 +114,8 @@ impl Engine {
         }
         let tokens = self.tokenizer.encode(prefix)?;
         let mut cache = KvCache::new();
-        self.model.forward_last(&self.token_tensor(&tokens)?, &mut cache)?;
+        self.model
+            .forward_last(&self.token_tensor(&tokens)?, &mut cache)?;
         self.prefixes.insert(prefix.to_string(), cache.clone());
         Ok(cache)
     }
@@ -117,7 +127,9 @@ impl Engine {
     }
 
     fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
-        let logits = self.model.forward_last(&self.token_tensor(tokens)?, cache)?;
+        let logits = self
+            .model
+            .forward_last(&self.token_tensor(tokens)?, cache)?;
         logits
             .squeeze(0)
             .and_then(|l| l.to_dtype(candle_core::DType::F32))
@@ -161,7 +173,10 @@ impl Engine {
         let prompt = request.prompt;
         let mut cache = self.prefix_cache(&prompt.prefix)?;
         let body = self.tokenizer.encode(&prompt.body)?;
-        let stats = GenerationStats { prompt_tokens: cache.len() + body.len(), ..GenerationStats::default() };
+        let stats = GenerationStats {
+            prompt_tokens: cache.len() + body.len(),
+            ..GenerationStats::default()
+        };
         let logits = self.forward(&body, &mut cache)?;
         Ok(Sequence {
             matcher: self.decoder.matcher(&request.constraint)?,
@@ -211,7 +226,10 @@ impl Engine {
             }
             many => {
                 let tokens: Vec<u32> = many.iter().map(|&i| sequences[i].pending[0]).collect();
-                let mut caches: Vec<KvCache> = many.iter().map(|&i| std::mem::take(&mut sequences[i].cache)).collect();
+                let mut caches: Vec<KvCache> = many
+                    .iter()
+                    .map(|&i| std::mem::take(&mut sequences[i].cache))
+                    .collect();
                 let logits = self.model.forward_decode_batch(&tokens, &mut caches)?;
                 for (row, (&i, cache)) in many.iter().zip(caches).enumerate() {
                     let seq = &mut sequences[i];
@@ -226,7 +244,6 @@ impl Engine {
         }
         Ok(texts)
     }
-
 }
 
 /// Chooses a sequence's next tokens from its grammar and logits, or
@@ -290,7 +307,12 @@ impl Generator for Engine {
 /// the model's unconstrained distribution (what confidence is built from).
 fn best_allowed(logits: &[f32], allowed: impl Fn(u32) -> bool) -> Option<(u32, f64)> {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let log_sum = logits.iter().map(|&l| ((l - max) as f64).exp()).sum::<f64>().ln() + max as f64;
+    let log_sum = logits
+        .iter()
+        .map(|&l| ((l - max) as f64).exp())
+        .sum::<f64>()
+        .ln()
+        + max as f64;
     let (token, logit) = logits
         .iter()
         .enumerate()

@@ -85,17 +85,26 @@ pub fn write<W: Write + Seek>(
         } else {
             GgmlDType::F32
         };
-        let tensor = tensor.to_dtype(candle_core::DType::F32).map_err(model_err(name))?;
+        let tensor = tensor
+            .to_dtype(candle_core::DType::F32)
+            .map_err(model_err(name))?;
         let q = QTensor::quantize(&tensor, dtype).map_err(model_err(name))?;
         quantized.push((gguf_name(name), q));
     }
     let metadata = metadata(config, tokenizer, style, quantization)?;
-    let metadata_refs: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    let tensor_refs: Vec<(&str, &QTensor)> = quantized.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let metadata_refs: Vec<(&str, &Value)> =
+        metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let tensor_refs: Vec<(&str, &QTensor)> =
+        quantized.iter().map(|(k, v)| (k.as_str(), v)).collect();
     gguf_file::write(out, &metadata_refs, &tensor_refs).map_err(model_err("gguf write"))
 }
 
-fn metadata(config: &Config, tokenizer: &Tokenizer, style: Style, quantization: Quantization) -> Result<Vec<(String, Value)>> {
+fn metadata(
+    config: &Config,
+    tokenizer: &Tokenizer,
+    style: Style,
+    quantization: Quantization,
+) -> Result<Vec<(String, Value)>> {
     let (tokens, types, merges) = vocabulary(tokenizer, config.vocab_size)?;
     let u32v = |v: usize| Value::U32(v as u32);
     let style = match style {
@@ -110,19 +119,46 @@ fn metadata(config: &Config, tokenizer: &Tokenizer, style: Style, quantization: 
         ("qwen2.embedding_length", u32v(config.hidden_size)),
         ("qwen2.block_count", u32v(config.num_hidden_layers)),
         ("qwen2.feed_forward_length", u32v(config.intermediate_size)),
-        ("qwen2.attention.head_count", u32v(config.num_attention_heads)),
-        ("qwen2.attention.head_count_kv", u32v(config.num_key_value_heads)),
+        (
+            "qwen2.attention.head_count",
+            u32v(config.num_attention_heads),
+        ),
+        (
+            "qwen2.attention.head_count_kv",
+            u32v(config.num_key_value_heads),
+        ),
         ("qwen2.rope.freq_base", Value::F32(config.rope_theta as f32)),
-        ("qwen2.attention.layer_norm_rms_epsilon", Value::F32(config.rms_norm_eps as f32)),
+        (
+            "qwen2.attention.layer_norm_rms_epsilon",
+            Value::F32(config.rms_norm_eps as f32),
+        ),
         ("tokenizer.ggml.model", Value::String("gpt2".into())),
         ("tokenizer.ggml.pre", Value::String("qwen2".into())),
-        ("tokenizer.ggml.tokens", Value::Array(tokens.into_iter().map(Value::String).collect())),
-        ("tokenizer.ggml.token_type", Value::Array(types.into_iter().map(Value::I32).collect())),
-        ("tokenizer.ggml.merges", Value::Array(merges.into_iter().map(Value::String).collect())),
-        ("tokenizer.ggml.eos_token_id", Value::U32(tokenizer.end_of_turn())),
-        ("tokenizer.ggml.padding_token_id", Value::U32(tokenizer.end_of_turn())),
+        (
+            "tokenizer.ggml.tokens",
+            Value::Array(tokens.into_iter().map(Value::String).collect()),
+        ),
+        (
+            "tokenizer.ggml.token_type",
+            Value::Array(types.into_iter().map(Value::I32).collect()),
+        ),
+        (
+            "tokenizer.ggml.merges",
+            Value::Array(merges.into_iter().map(Value::String).collect()),
+        ),
+        (
+            "tokenizer.ggml.eos_token_id",
+            Value::U32(tokenizer.end_of_turn()),
+        ),
+        (
+            "tokenizer.ggml.padding_token_id",
+            Value::U32(tokenizer.end_of_turn()),
+        ),
         ("tokenizer.ggml.add_bos_token", Value::Bool(false)),
-        ("tokenizer.chat_template", Value::String(CHAT_TEMPLATE.into())),
+        (
+            "tokenizer.chat_template",
+            Value::String(CHAT_TEMPLATE.into()),
+        ),
         (PROMPT_STYLE_KEY, Value::String(style.into())),
     ];
     if let Some(bos) = tokenizer.token_id("<|endoftext|>") {
@@ -133,26 +169,42 @@ fn metadata(config: &Config, tokenizer: &Tokenizer, style: Style, quantization: 
 
 /// Tokens by id (padded to the model's vocabulary), their llama.cpp types
 /// (1 normal, 3 control, 4 user-defined, 5 unused) and the merges as "a b" strings.
-fn vocabulary(tokenizer: &Tokenizer, vocab_size: usize) -> Result<(Vec<String>, Vec<i32>, Vec<String>)> {
+fn vocabulary(
+    tokenizer: &Tokenizer,
+    vocab_size: usize,
+) -> Result<(Vec<String>, Vec<i32>, Vec<String>)> {
     let json = tokenizer.json();
     let bad = |what: &str| QuarryError::Model(format!("tokenizer.json: {what}"));
     let mut tokens: Vec<Option<String>> = vec![None; vocab_size];
     let mut types = vec![1i32; vocab_size];
-    let vocab = json["model"]["vocab"].as_object().ok_or_else(|| bad("no model.vocab"))?;
+    let vocab = json["model"]["vocab"]
+        .as_object()
+        .ok_or_else(|| bad("no model.vocab"))?;
     let mut place = |id: usize, token: &str| -> Result<()> {
-        let slot = tokens.get_mut(id).ok_or_else(|| bad(&format!("token id {id} beyond the model's {vocab_size}")))?;
+        let slot = tokens
+            .get_mut(id)
+            .ok_or_else(|| bad(&format!("token id {id} beyond the model's {vocab_size}")))?;
         *slot = Some(token.to_string());
         Ok(())
     };
     for (token, id) in vocab {
-        place(id.as_u64().ok_or_else(|| bad("non-numeric id"))? as usize, token)?;
+        place(
+            id.as_u64().ok_or_else(|| bad("non-numeric id"))? as usize,
+            token,
+        )?;
     }
     for added in json["added_tokens"].as_array().into_iter().flatten() {
-        let id = added["id"].as_u64().ok_or_else(|| bad("added token without id"))? as usize;
+        let id = added["id"]
+            .as_u64()
+            .ok_or_else(|| bad("added token without id"))? as usize;
         place(id, added["content"].as_str().unwrap_or_default())?;
         // Control tokens are special; other added tokens (`<think>`) are
         // user-defined, which llama.cpp also keeps whole.
-        types[id] = if added["special"].as_bool() == Some(true) { 3 } else { 4 };
+        types[id] = if added["special"].as_bool() == Some(true) {
+            3
+        } else {
+            4
+        };
     }
     let tokens = tokens
         .into_iter()
@@ -184,7 +236,11 @@ fn vocabulary(tokenizer: &Tokenizer, vocab_size: usize) -> Result<(Vec<String>, 
 /// The prompt style a GGUF file declares (Quarry's own files say
 /// `compact`); files from elsewhere are instruction-tuned checkpoints.
 pub fn prompt_style(content: &gguf_file::Content) -> Style {
-    match content.metadata.get(PROMPT_STYLE_KEY).and_then(|v| v.to_string().ok()) {
+    match content
+        .metadata
+        .get(PROMPT_STYLE_KEY)
+        .and_then(|v| v.to_string().ok())
+    {
         Some(s) if s == "compact" => Style::Compact,
         _ => Style::Instruct,
     }

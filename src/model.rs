@@ -79,14 +79,18 @@ impl Config {
             .map_err(|e| QuarryError::Model(format!("config.json: {e}")))?;
         if let Some(params) = config.rope_parameters.take() {
             if let Some(kind) = params.rope_type.as_deref().filter(|k| *k != "default") {
-                return Err(QuarryError::Model(format!("config: rope type `{kind}` is not supported")));
+                return Err(QuarryError::Model(format!(
+                    "config: rope type `{kind}` is not supported"
+                )));
             }
             if let Some(theta) = params.rope_theta {
                 config.rope_theta = theta;
             }
         }
         if config.rope_scaling.as_ref().is_some_and(|v| !v.is_null()) {
-            return Err(QuarryError::Model("config: rope scaling is not supported".into()));
+            return Err(QuarryError::Model(
+                "config: rope scaling is not supported".into(),
+            ));
         }
         config.check()?;
         Ok(config)
@@ -104,7 +108,10 @@ impl Config {
                 self.hidden_size, self.num_attention_heads
             ));
         }
-        if !self.num_attention_heads.is_multiple_of(self.num_key_value_heads) {
+        if !self
+            .num_attention_heads
+            .is_multiple_of(self.num_key_value_heads)
+        {
             return bad("attention heads must be a multiple of key/value heads".into());
         }
         if !self.head_dim().is_multiple_of(2) {
@@ -118,10 +125,18 @@ impl Config {
 
     /// Parameters, counting a tied head once.
     pub fn parameter_count(&self) -> usize {
-        let (h, i, kv) = (self.hidden_size, self.intermediate_size, self.num_key_value_heads * self.head_dim());
+        let (h, i, kv) = (
+            self.hidden_size,
+            self.intermediate_size,
+            self.num_key_value_heads * self.head_dim(),
+        );
         let attention = h * h + h + 2 * (h * kv + kv) + h * h;
         let layer = attention + 3 * h * i + 2 * h;
-        let head = if self.tie_word_embeddings { 0 } else { self.vocab_size * h };
+        let head = if self.tie_word_embeddings {
+            0
+        } else {
+            self.vocab_size * h
+        };
         self.vocab_size * h + self.num_hidden_layers * layer + h + head
     }
 }
@@ -170,10 +185,18 @@ impl Weights<'_> {
     /// weights are fresh (training from scratch); loaded files ignore it.
     fn tensor(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Tensor> {
         match self {
-            Weights::Hf(vb) => vb.get_with_hints(shape, name, init).map_err(model_err(name)),
-            Weights::Gguf { content, reader, device } => {
+            Weights::Hf(vb) => vb
+                .get_with_hints(shape, name, init)
+                .map_err(model_err(name)),
+            Weights::Gguf {
+                content,
+                reader,
+                device,
+            } => {
                 let gname = gguf_name(name);
-                let qt = content.tensor(reader, &gname, device).map_err(model_err(&gname))?;
+                let qt = content
+                    .tensor(reader, &gname, device)
+                    .map_err(model_err(&gname))?;
                 let t = qt.dequantize(device).map_err(model_err(&gname))?;
                 if t.dims() != shape {
                     return Err(QuarryError::Model(format!(
@@ -189,10 +212,20 @@ impl Weights<'_> {
     /// A weight matrix `[out, in]`, kept quantized when the file is.
     fn matrix(&mut self, name: &str, out_dim: usize, in_dim: usize) -> Result<QMatMul> {
         match self {
-            Weights::Hf(_) => Ok(QMatMul::Tensor(self.tensor(name, &[out_dim, in_dim], INIT_MATRIX)?)),
-            Weights::Gguf { content, reader, device } => {
+            Weights::Hf(_) => Ok(QMatMul::Tensor(self.tensor(
+                name,
+                &[out_dim, in_dim],
+                INIT_MATRIX,
+            )?)),
+            Weights::Gguf {
+                content,
+                reader,
+                device,
+            } => {
                 let gname = gguf_name(name);
-                let qt = content.tensor(reader, &gname, device).map_err(model_err(&gname))?;
+                let qt = content
+                    .tensor(reader, &gname, device)
+                    .map_err(model_err(&gname))?;
                 if qt.shape().dims() != [out_dim, in_dim] {
                     return Err(QuarryError::Model(format!(
                         "{gname}: shape {:?}, expected {:?}",
@@ -207,7 +240,10 @@ impl Weights<'_> {
 }
 
 /// Fresh matrices start as GPT-2/Qwen do: normal with standard deviation 0.02.
-const INIT_MATRIX: Init = Init::Randn { mean: 0.0, stdev: 0.02 };
+const INIT_MATRIX: Init = Init::Randn {
+    mean: 0.0,
+    stdev: 0.02,
+};
 
 /// A linear layer: a (possibly quantized) matrix and an optional bias.
 #[derive(Debug, Clone)]
@@ -217,18 +253,48 @@ struct Linear {
 }
 
 impl Linear {
-    fn load(w: &mut Weights<'_>, name: &str, out_dim: usize, in_dim: usize, bias: bool) -> Result<Linear> {
+    fn load(
+        w: &mut Weights<'_>,
+        name: &str,
+        out_dim: usize,
+        in_dim: usize,
+        bias: bool,
+    ) -> Result<Linear> {
         let weight = w.matrix(&format!("{name}.weight"), out_dim, in_dim)?;
-        let bias = if bias { Some(w.tensor(&format!("{name}.bias"), &[out_dim], Init::Const(0.0))?) } else { None };
+        let bias = if bias {
+            Some(w.tensor(&format!("{name}.bias"), &[out_dim], Init::Const(0.0))?)
+        } else {
+            None
+        };
         Ok(Linear { weight, bias })
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let y = self.weight.forward(x)?;
+        let y = project(&self.weight, x)?;
         match &self.bias {
             Some(b) => y.broadcast_add(b),
             None => Ok(y),
         }
+    }
+}
+
+/// `x · wᵀ` over the last dimension. A plain (trainable) weight multiplies
+/// `x` flattened to 2-D: `QMatMul` would broadcast it over the batch, and
+/// backprop would then build, and sum, one weight gradient per sequence.
+fn project(w: &QMatMul, x: &Tensor) -> candle_core::Result<Tensor> {
+    match w {
+        QMatMul::Tensor(weight) if x.rank() > 2 => {
+            let dims = x.dims().to_vec();
+            let Some((last, lead)) = dims.split_last() else {
+                return w.forward(x);
+            };
+            let rows: usize = lead.iter().product();
+            let y = x.reshape((rows, *last))?.matmul(&weight.t()?)?;
+            let mut out = lead.to_vec();
+            out.push(weight.dim(0)?);
+            y.reshape(out)
+        }
+        _ => w.forward(x),
     }
 }
 
@@ -288,13 +354,21 @@ const MAX_POSITIONS: usize = 4096;
 impl Qwen2 {
     /// Builds from Hugging Face-named tensors: a safetensors checkpoint, or
     /// a `VarMap` while training (`differentiable` = true).
-    pub fn from_var_builder(config: Config, vb: VarBuilder<'_>, differentiable: bool) -> Result<Qwen2> {
+    pub fn from_var_builder(
+        config: Config,
+        vb: VarBuilder<'_>,
+        differentiable: bool,
+    ) -> Result<Qwen2> {
         let device = vb.device().clone();
         Qwen2::build(config, Weights::Hf(vb), device, differentiable)
     }
 
     /// Loads safetensors files with a `config.json`.
-    pub fn from_safetensors(config: Config, files: &[std::path::PathBuf], device: &Device) -> Result<Qwen2> {
+    pub fn from_safetensors(
+        config: Config,
+        files: &[std::path::PathBuf],
+        device: &Device,
+    ) -> Result<Qwen2> {
         // SAFETY: the files are mapped read-only and not modified while loaded.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(files, DType::F32, device) }
             .map_err(model_err("safetensors"))?;
@@ -314,11 +388,20 @@ impl Qwen2 {
         let mut reader = Cursor::new(bytes);
         let content = gguf_file::Content::read(&mut reader).map_err(model_err("gguf"))?;
         let config = gguf_config(&content)?;
-        let weights = Weights::Gguf { content, reader, device: device.clone() };
+        let weights = Weights::Gguf {
+            content,
+            reader,
+            device: device.clone(),
+        };
         Qwen2::build(config, weights, device.clone(), false)
     }
 
-    fn build(config: Config, mut w: Weights<'_>, device: Device, differentiable: bool) -> Result<Qwen2> {
+    fn build(
+        config: Config,
+        mut w: Weights<'_>,
+        device: Device,
+        differentiable: bool,
+    ) -> Result<Qwen2> {
         config.check()?;
         let (h, i) = (config.hidden_size, config.intermediate_size);
         let kv = config.num_key_value_heads * config.head_dim();
@@ -336,8 +419,16 @@ impl Qwen2 {
                 gate: Linear::load(&mut w, &format!("{p}.mlp.gate_proj"), i, h, false)?,
                 up: Linear::load(&mut w, &format!("{p}.mlp.up_proj"), i, h, false)?,
                 down: Linear::load(&mut w, &format!("{p}.mlp.down_proj"), h, i, false)?,
-                attn_norm: w.tensor(&format!("{p}.input_layernorm.weight"), &[h], Init::Const(1.0))?,
-                mlp_norm: w.tensor(&format!("{p}.post_attention_layernorm.weight"), &[h], Init::Const(1.0))?,
+                attn_norm: w.tensor(
+                    &format!("{p}.input_layernorm.weight"),
+                    &[h],
+                    Init::Const(1.0),
+                )?,
+                mlp_norm: w.tensor(
+                    &format!("{p}.post_attention_layernorm.weight"),
+                    &[h],
+                    Init::Const(1.0),
+                )?,
             });
         }
         let norm = w.tensor("model.norm.weight", &[h], Init::Const(1.0))?;
@@ -347,7 +438,17 @@ impl Qwen2 {
             w.matrix("lm_head.weight", config.vocab_size, h)?
         };
         let (cos, sin) = rotary_tables(&config, &device)?;
-        Ok(Qwen2 { config, embed, blocks, norm, head, cos, sin, device, differentiable })
+        Ok(Qwen2 {
+            config,
+            embed,
+            blocks,
+            norm,
+            head,
+            cos,
+            sin,
+            device,
+            differentiable,
+        })
     }
 
     pub fn config(&self) -> &Config {
@@ -361,20 +462,30 @@ impl Qwen2 {
     /// Logits for every position of `tokens` (`[batch, seq]`), appending
     /// their keys and values to `cache`. Returns `[batch, seq, vocab]`.
     pub fn forward(&self, tokens: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
-        self.forward_inner(tokens, cache, false).map_err(model_err("forward"))
+        self.forward_inner(tokens, cache, false)
+            .map_err(model_err("forward"))
     }
 
     /// Logits of the last position only (`[batch, vocab]`): what decoding
     /// needs, without projecting every prompt position onto the vocabulary.
     pub fn forward_last(&self, tokens: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
-        self.forward_inner(tokens, cache, true).map_err(model_err("forward"))
+        self.forward_inner(tokens, cache, true)
+            .map_err(model_err("forward"))
     }
 
-    fn forward_inner(&self, tokens: &Tensor, cache: &mut KvCache, last_only: bool) -> candle_core::Result<Tensor> {
+    fn forward_inner(
+        &self,
+        tokens: &Tensor,
+        cache: &mut KvCache,
+        last_only: bool,
+    ) -> candle_core::Result<Tensor> {
         let (batch, seq) = tokens.dims2()?;
         let offset = cache.len;
         if offset + seq > self.cos.dim(0)? {
-            candle_core::bail!("sequence of {} positions exceeds {MAX_POSITIONS}", offset + seq);
+            candle_core::bail!(
+                "sequence of {} positions exceeds {MAX_POSITIONS}",
+                offset + seq
+            );
         }
         if cache.layers.len() != self.blocks.len() {
             cache.layers = vec![None; self.blocks.len()];
@@ -386,7 +497,16 @@ impl Qwen2 {
         for (block, layer_cache) in self.blocks.iter().zip(cache.layers.iter_mut()) {
             let residual = &x;
             let normed = self.rms_norm(&x, &block.attn_norm)?;
-            let attended = self.attention(block, &normed, &cos, &sin, mask.as_ref(), layer_cache, batch, seq)?;
+            let attended = self.attention(
+                block,
+                &normed,
+                &cos,
+                &sin,
+                mask.as_ref(),
+                layer_cache,
+                batch,
+                seq,
+            )?;
             let x1 = (residual + attended)?;
             let normed = self.rms_norm(&x1, &block.mlp_norm)?;
             let gated = candle_nn::ops::silu(&block.gate.forward(&normed)?)?;
@@ -394,9 +514,13 @@ impl Qwen2 {
             x = (x1 + mlp)?;
         }
         cache.len += seq;
-        let x = if last_only { x.narrow(1, seq - 1, 1)? } else { x };
+        let x = if last_only {
+            x.narrow(1, seq - 1, 1)?
+        } else {
+            x
+        };
         let x = self.rms_norm(&x, &self.norm)?;
-        let logits = self.head.forward(&x)?;
+        let logits = project(&self.head, &x)?;
         if last_only {
             logits.squeeze(1)
         } else {
@@ -420,7 +544,9 @@ impl Qwen2 {
         let (k, v) = append(cache, k, v)?;
         let out = self.attend(&q, &k, &v, mask)?;
         let hidden = self.config.hidden_size;
-        block.o.forward(&out.transpose(1, 2)?.reshape((batch, seq, hidden))?)
+        block
+            .o
+            .forward(&out.transpose(1, 2)?.reshape((batch, seq, hidden))?)
     }
 
     /// Queries, keys and values `[batch, heads, seq, head_dim]`, rotated.
@@ -434,7 +560,11 @@ impl Qwen2 {
         seq: usize,
     ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
         let c = &self.config;
-        let split = |t: Tensor, n: usize| t.reshape((batch, seq, n, c.head_dim()))?.transpose(1, 2)?.contiguous();
+        let split = |t: Tensor, n: usize| {
+            t.reshape((batch, seq, n, c.head_dim()))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
         let q = split(block.q.forward(x)?, c.num_attention_heads)?;
         let k = split(block.k.forward(x)?, c.num_key_value_heads)?;
         let v = split(block.v.forward(x)?, c.num_key_value_heads)?;
@@ -449,7 +579,13 @@ impl Qwen2 {
     }
 
     /// Scaled dot-product attention over grouped key/value heads.
-    fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    fn attend(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        mask: Option<&Tensor>,
+    ) -> candle_core::Result<Tensor> {
         let c = &self.config;
         let rep = c.num_attention_heads / c.num_key_value_heads;
         let (k, v) = (repeat_kv(k.clone(), rep)?, repeat_kv(v.clone(), rep)?);
@@ -472,16 +608,24 @@ impl Qwen2 {
     /// sequence over its own cache, whose lengths may differ. Returns
     /// `[batch, vocab]`, row `i` equal to what `forward_last` would give.
     pub fn forward_decode_batch(&self, tokens: &[u32], caches: &mut [KvCache]) -> Result<Tensor> {
-        self.decode_batch_inner(tokens, caches).map_err(model_err("batched forward"))
+        self.decode_batch_inner(tokens, caches)
+            .map_err(model_err("batched forward"))
     }
 
-    fn decode_batch_inner(&self, tokens: &[u32], caches: &mut [KvCache]) -> candle_core::Result<Tensor> {
+    fn decode_batch_inner(
+        &self,
+        tokens: &[u32],
+        caches: &mut [KvCache],
+    ) -> candle_core::Result<Tensor> {
         let batch = tokens.len();
         if batch != caches.len() || batch == 0 {
             candle_core::bail!("{batch} tokens for {} caches", caches.len());
         }
         let positions: Vec<u32> = caches.iter().map(|c| c.len as u32).collect();
-        if positions.iter().any(|&p| p as usize >= self.cos.dim(0).unwrap_or(0)) {
+        if positions
+            .iter()
+            .any(|&p| p as usize >= self.cos.dim(0).unwrap_or(0))
+        {
             candle_core::bail!("a sequence exceeds {MAX_POSITIONS} positions");
         }
         for cache in caches.iter_mut() {
@@ -500,10 +644,16 @@ impl Qwen2 {
             let (q, k, v) = self.project(block, &normed, &cos, &sin, batch, 1)?;
             let mut outs = Vec::with_capacity(batch);
             for (i, cache) in caches.iter_mut().enumerate() {
-                let (k, v) = append(&mut cache.layers[layer], k.narrow(0, i, 1)?, v.narrow(0, i, 1)?)?;
+                let (k, v) = append(
+                    &mut cache.layers[layer],
+                    k.narrow(0, i, 1)?,
+                    v.narrow(0, i, 1)?,
+                )?;
                 outs.push(self.attend(&q.narrow(0, i, 1)?, &k, &v, None)?);
             }
-            let attended = Tensor::cat(&outs, 0)?.transpose(1, 2)?.reshape((batch, 1, hidden))?;
+            let attended = Tensor::cat(&outs, 0)?
+                .transpose(1, 2)?
+                .reshape((batch, 1, hidden))?;
             let x1 = (&x + block.o.forward(&attended)?)?;
             let normed = self.rms_norm(&x1, &block.mlp_norm)?;
             let gated = candle_nn::ops::silu(&block.gate.forward(&normed)?)?;
@@ -513,7 +663,7 @@ impl Qwen2 {
             cache.len += 1;
         }
         let x = self.rms_norm(&x, &self.norm)?;
-        self.head.forward(&x)?.squeeze(1)
+        project(&self.head, &x)?.squeeze(1)
     }
 
     fn rms_norm(&self, x: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
@@ -527,7 +677,11 @@ impl Qwen2 {
 }
 
 /// Appends this step's keys and values to a layer's cache; returns all.
-fn append(cache: &mut Option<(Tensor, Tensor)>, k: Tensor, v: Tensor) -> candle_core::Result<(Tensor, Tensor)> {
+fn append(
+    cache: &mut Option<(Tensor, Tensor)>,
+    k: Tensor,
+    v: Tensor,
+) -> candle_core::Result<(Tensor, Tensor)> {
     let (k, v) = match cache.take() {
         Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
         None => (k, v),
@@ -542,7 +696,9 @@ fn repeat_kv(x: Tensor, rep: usize) -> candle_core::Result<Tensor> {
         return Ok(x);
     }
     let (b, kv, s, d) = x.dims4()?;
-    x.unsqueeze(2)?.expand((b, kv, rep, s, d))?.reshape((b, kv * rep, s, d))
+    x.unsqueeze(2)?
+        .expand((b, kv, rep, s, d))?
+        .reshape((b, kv * rep, s, d))
 }
 
 /// Additive mask letting query `i` (at absolute position `offset + i`) see
@@ -553,7 +709,15 @@ fn causal_mask(seq: usize, offset: usize, device: &Device) -> candle_core::Resul
     }
     let total = offset + seq;
     let values: Vec<f32> = (0..seq)
-        .flat_map(|i| (0..total).map(move |j| if j <= offset + i { 0.0 } else { f32::NEG_INFINITY }))
+        .flat_map(|i| {
+            (0..total).map(move |j| {
+                if j <= offset + i {
+                    0.0
+                } else {
+                    f32::NEG_INFINITY
+                }
+            })
+        })
         .collect();
     Tensor::from_vec(values, (seq, total), device).map(Some)
 }
@@ -563,7 +727,11 @@ fn rotary_tables(config: &Config, device: &Device) -> Result<(Tensor, Tensor)> {
     let half = config.head_dim() / 2;
     let positions = config.max_position_embeddings.min(MAX_POSITIONS);
     let inv_freq: Vec<f32> = (0..half)
-        .map(|i| 1.0 / config.rope_theta.powf(2.0 * i as f64 / config.head_dim() as f64) as f32)
+        .map(|i| {
+            1.0 / config
+                .rope_theta
+                .powf(2.0 * i as f64 / config.head_dim() as f64) as f32
+        })
         .collect();
     let build = || -> candle_core::Result<(Tensor, Tensor)> {
         let inv_freq = Tensor::from_vec(inv_freq, (1, half), device)?;
@@ -585,7 +753,9 @@ fn gguf_config(content: &gguf_file::Content) -> Result<Config> {
         .cloned()
         .unwrap_or_default();
     if arch != "qwen2" {
-        return Err(QuarryError::Model(format!("gguf architecture `{arch}` is not qwen2")));
+        return Err(QuarryError::Model(format!(
+            "gguf architecture `{arch}` is not qwen2"
+        )));
     }
     let get = |key: &str| {
         content
@@ -594,9 +764,13 @@ fn gguf_config(content: &gguf_file::Content) -> Result<Config> {
             .ok_or_else(|| QuarryError::Model(format!("gguf lacks qwen2.{key}")))
     };
     let int = |key: &str| -> Result<usize> {
-        get(key)?.to_u32().map(|v| v as usize).map_err(model_err(key))
+        get(key)?
+            .to_u32()
+            .map(|v| v as usize)
+            .map_err(model_err(key))
     };
-    let float = |key: &str| -> Result<f64> { get(key)?.to_f32().map(f64::from).map_err(model_err(key)) };
+    let float =
+        |key: &str| -> Result<f64> { get(key)?.to_f32().map(f64::from).map_err(model_err(key)) };
     let embedding = content
         .tensor_infos
         .get("token_embd.weight")
@@ -627,23 +801,38 @@ mod tests {
 
     #[test]
     fn the_rope_base_is_read_where_transformers_writes_it() {
-        let old = Config::from_json(format!("{{{BASE}, \"rope_theta\": 10000.0}}").as_bytes()).unwrap();
+        let old =
+            Config::from_json(format!("{{{BASE}, \"rope_theta\": 10000.0}}").as_bytes()).unwrap();
         assert_eq!(old.rope_theta, 10_000.0);
         let new = format!("{{{BASE}, \"rope_parameters\": {{\"rope_theta\": 5000.0, \"rope_type\": \"default\"}}}}");
-        assert_eq!(Config::from_json(new.as_bytes()).unwrap().rope_theta, 5_000.0);
-        let yarn = format!("{{{BASE}, \"rope_parameters\": {{\"rope_theta\": 5000.0, \"rope_type\": \"yarn\"}}}}");
-        assert!(Config::from_json(yarn.as_bytes()).unwrap_err().to_string().contains("yarn"));
+        assert_eq!(
+            Config::from_json(new.as_bytes()).unwrap().rope_theta,
+            5_000.0
+        );
+        let yarn = format!(
+            "{{{BASE}, \"rope_parameters\": {{\"rope_theta\": 5000.0, \"rope_type\": \"yarn\"}}}}"
+        );
+        assert!(Config::from_json(yarn.as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("yarn"));
         let scaled = format!("{{{BASE}, \"rope_scaling\": {{\"type\": \"dynamic\"}}}}");
         assert!(Config::from_json(scaled.as_bytes()).is_err());
     }
 
     fn random_model() -> Qwen2 {
-        let config = Config::from_json(format!("{{{BASE}, \"tie_word_embeddings\": true}}").replace("\"hidden_size\": 8", "\"hidden_size\": 16").as_bytes()).unwrap();
+        let config = Config::from_json(
+            format!("{{{BASE}, \"tie_word_embeddings\": true}}")
+                .replace("\"hidden_size\": 8", "\"hidden_size\": 16")
+                .as_bytes(),
+        )
+        .unwrap();
         let varmap = candle_nn::VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         let model = Qwen2::from_var_builder(config, vb, false).unwrap();
         for var in varmap.all_vars() {
-            var.set(&Tensor::randn(0f32, 0.5, var.shape(), &Device::Cpu).unwrap()).unwrap();
+            var.set(&Tensor::randn(0f32, 0.5, var.shape(), &Device::Cpu).unwrap())
+                .unwrap();
         }
         model
     }
@@ -655,7 +844,10 @@ mod tests {
         let mut caches = Vec::new();
         for prompt in prompts {
             let mut cache = KvCache::new();
-            let t = Tensor::new(prompt, &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+            let t = Tensor::new(prompt, &Device::Cpu)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap();
             model.forward_last(&t, &mut cache).unwrap();
             caches.push(cache);
         }
@@ -664,9 +856,17 @@ mod tests {
         for _ in 0..3 {
             let batched = model.forward_decode_batch(&next, &mut caches).unwrap();
             for (i, cache) in single.iter_mut().enumerate() {
-                let t = Tensor::new(&[next[i]], &Device::Cpu).unwrap().unsqueeze(0).unwrap();
+                let t = Tensor::new(&[next[i]], &Device::Cpu)
+                    .unwrap()
+                    .unsqueeze(0)
+                    .unwrap();
                 let one = model.forward_last(&t, cache).unwrap().squeeze(0).unwrap();
-                let diff = (batched.get(i).unwrap() - one).unwrap().abs().unwrap().max(0).unwrap();
+                let diff = (batched.get(i).unwrap() - one)
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .max(0)
+                    .unwrap();
                 assert!(diff.to_scalar::<f32>().unwrap() < 1e-5);
                 assert_eq!(caches[i].len(), cache.len());
             }
@@ -677,7 +877,10 @@ mod tests {
     fn impossible_shapes_are_rejected() {
         let odd = r#"{"vocab_size": 10, "hidden_size": 9, "intermediate_size": 16,
             "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1}"#;
-        assert!(Config::from_json(odd.as_bytes()).unwrap_err().to_string().contains("divisible"));
+        assert!(Config::from_json(odd.as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("divisible"));
         assert!(Config::from_json(b"{").is_err());
     }
 }

@@ -46,7 +46,11 @@ impl Tokenizer {
         let end_of_turn = inner
             .token_to_id(IM_END)
             .ok_or_else(|| QuarryError::Model(format!("tokenizer has no `{IM_END}` token")))?;
-        Ok(Tokenizer { inner, json, end_of_turn })
+        Ok(Tokenizer {
+            inner,
+            json,
+            end_of_turn,
+        })
     }
 
     /// Rebuilds the tokenizer a `gpt2`-style GGUF file embeds.
@@ -56,9 +60,13 @@ impl Tokenizer {
                 .get(key)
                 .ok_or_else(|| QuarryError::Model(format!("gguf lacks {key}")))
         };
-        let model = get("tokenizer.ggml.model")?.to_string().map_err(crate::model::model_err("tokenizer.ggml.model"))?;
+        let model = get("tokenizer.ggml.model")?
+            .to_string()
+            .map_err(crate::model::model_err("tokenizer.ggml.model"))?;
         if model != "gpt2" {
-            return Err(QuarryError::Model(format!("gguf tokenizer `{model}` is not byte-level BPE (gpt2)")));
+            return Err(QuarryError::Model(format!(
+                "gguf tokenizer `{model}` is not byte-level BPE (gpt2)"
+            )));
         }
         let strings = |key: &str| -> Result<Vec<String>> {
             get(key)?
@@ -142,9 +150,13 @@ pub fn train_bpe<S: AsRef<str> + Send>(
     use tokenizers::AddedToken;
 
     let base = tokenizer_json(&[], &[], &[]);
-    let mut inner = tokenizers::Tokenizer::from_bytes(serde_json::to_vec(&base).unwrap_or_default())
-        .map_err(tok_err("base"))?;
-    let specials = SPECIAL_TOKENS.iter().map(|t| AddedToken::from(*t, true)).collect();
+    let mut inner =
+        tokenizers::Tokenizer::from_bytes(serde_json::to_vec(&base).unwrap_or_default())
+            .map_err(tok_err("base"))?;
+    let specials = SPECIAL_TOKENS
+        .iter()
+        .map(|t| AddedToken::from(*t, true))
+        .collect();
     let mut trainer: TrainerWrapper = BpeTrainer::builder()
         .vocab_size(vocab_size)
         .min_frequency(2)
@@ -153,7 +165,9 @@ pub fn train_bpe<S: AsRef<str> + Send>(
         .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
         .build()
         .into();
-    inner.train(&mut trainer, texts).map_err(tok_err("training"))?;
+    inner
+        .train(&mut trainer, texts)
+        .map_err(tok_err("training"))?;
     let json = inner.to_string(false).map_err(tok_err("serialize"))?;
     Tokenizer::from_json(json.as_bytes())
 }

@@ -259,7 +259,10 @@ fn first_amount(text: &str) -> Option<(f64, &str)> {
     // thousands, as French and others write them.
     while let Some(rest) = tail[end..].strip_prefix([' ', '\u{202f}', '\u{a0}']) {
         let digits = rest.chars().take_while(char::is_ascii_digit).count();
-        let boundary = rest[digits..].chars().next().is_none_or(|c| !c.is_ascii_digit());
+        let boundary = rest[digits..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_ascii_digit());
         if digits == 3 && boundary && tail[..end].len() <= 3 {
             end = tail.len() - rest.len() + 3;
         } else {
@@ -269,7 +272,11 @@ fn first_amount(text: &str) -> Option<(f64, &str)> {
     let spaced = tail[..end].replace([' ', '\u{202f}', '\u{a0}'], ",");
     let raw = spaced.trim_end_matches(['.', ',']);
     let rest = &tail[end.min(tail.len())..];
-    let rest = if raw.len() < spaced.len() { &tail[raw.len()..] } else { rest };
+    let rest = if raw.len() < spaced.len() {
+        &tail[raw.len()..]
+    } else {
+        rest
+    };
     // "80,000" and "70.000" group thousands; "1.5" is a decimal.
     let grouped = |sep: char| {
         let parts: Vec<&str> = raw.split(sep).collect();

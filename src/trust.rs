@@ -461,7 +461,9 @@ fn is_offensive(query: &str) -> bool {
         return false;
     }
     (1..=3.min(tokens.len())).any(|size| {
-        tokens.windows(size).any(|window| abusive(&window.join(" ")))
+        tokens
+            .windows(size)
+            .any(|window| abusive(&window.join(" ")))
     })
 }
 

@@ -39,13 +39,15 @@ pub struct Args {
 }
 
 fn inputs(args: &Args) -> Result<Vec<Input>, String> {
-    let text = std::fs::read_to_string(&args.data).map_err(|e| format!("{}: {e}", args.data.display()))?;
+    let text =
+        std::fs::read_to_string(&args.data).map_err(|e| format!("{}: {e}", args.data.display()))?;
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .take(args.limit)
         .enumerate()
         .map(|(i, line)| {
-            let value: Value = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
+            let value: Value =
+                serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
             let input = value.get("input").cloned().unwrap_or(value);
             serde_json::from_value(input).map_err(|e| format!("line {}: {e}", i + 1))
         })
@@ -60,7 +62,10 @@ fn percentile(sorted_ms: &[f64], q: f64) -> f64 {
 }
 
 /// Runs every input once; returns per-query latencies and summed counts.
-fn run_all(engine: &mut Engine, inputs: &[Input]) -> Result<(Vec<f64>, GenerationStats, Duration), String> {
+fn run_all(
+    engine: &mut Engine,
+    inputs: &[Input],
+) -> Result<(Vec<f64>, GenerationStats, Duration), String> {
     let router = Router::new(Taxonomy::embedded(), engine.style());
     let mut latencies = Vec::with_capacity(inputs.len());
     let mut stats = GenerationStats::default();
@@ -68,7 +73,9 @@ fn run_all(engine: &mut Engine, inputs: &[Input]) -> Result<(Vec<f64>, Generatio
     for input in inputs {
         let t = Instant::now();
         let routed = router
-            .understand(engine, input, 1_790_000_000, &mut |_| ControlFlow::Continue(()))
+            .understand(engine, input, 1_790_000_000, &mut |_| {
+                ControlFlow::Continue(())
+            })
             .map_err(|e| format!("{:?}: {e}", input.query))?;
         latencies.push(t.elapsed().as_secs_f64() * 1e3);
         stats.add(&routed.stats);
@@ -81,9 +88,14 @@ pub fn run(args: Args) -> Result<(), String> {
     if inputs.is_empty() {
         return Err("no queries".into());
     }
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let (mut engine, load_time) = load(&args.model)?;
-    println!("machine: {cores} cores; candle threads per worker: {}", candle_core::utils::get_num_threads());
+    println!(
+        "machine: {cores} cores; candle threads per worker: {}",
+        candle_core::utils::get_num_threads()
+    );
     let config = engine.model().config();
     println!(
         "model: {} parameters (hidden {}, {} layers, vocab {})",
@@ -92,7 +104,10 @@ pub fn run(args: Args) -> Result<(), String> {
         config.num_hidden_layers,
         config.vocab_size
     );
-    println!("model load (read + parse + prefix caches): {:.1} ms", load_time.as_secs_f64() * 1e3);
+    println!(
+        "model load (read + parse + prefix caches): {:.1} ms",
+        load_time.as_secs_f64() * 1e3
+    );
 
     // Warm-up pass, then single-stream.
     run_all(&mut engine, &inputs[..inputs.len().min(5)])?;
@@ -139,9 +154,14 @@ pub fn run(args: Args) -> Result<(), String> {
     let start = Instant::now();
     let mut done = 0;
     for worker in workers {
-        done += worker.join().map_err(|_| "a worker panicked".to_string())??;
+        done += worker
+            .join()
+            .map_err(|_| "a worker panicked".to_string())??;
     }
-    println!("full pipeline, {cores} workers: {:.1} queries/s", done as f64 / start.elapsed().as_secs_f64());
+    println!(
+        "full pipeline, {cores} workers: {:.1} queries/s",
+        done as f64 / start.elapsed().as_secs_f64()
+    );
 
     raw(&mut engine, &inputs, &args)
 }
@@ -157,17 +177,33 @@ fn raw(engine: &mut Engine, inputs: &[Input], args: &Args) -> Result<(), String>
     let (mut prefill_tokens, mut prefill_time, mut decode_time) = (0usize, 0f64, 0f64);
     let mut per_query = Vec::new();
     for prompt in &prompts {
-        let tokens = engine.tokenizer().encode(prompt).map_err(|e| e.to_string())?;
+        let tokens = engine
+            .tokenizer()
+            .encode(prompt)
+            .map_err(|e| e.to_string())?;
         let mut cache = KvCache::new();
         let t = Instant::now();
-        let input = Tensor::new(tokens.as_slice(), &device).and_then(|t| t.unsqueeze(0)).map_err(err)?;
-        let mut logits = engine.model().forward_last(&input, &mut cache).map_err(|e| e.to_string())?;
+        let input = Tensor::new(tokens.as_slice(), &device)
+            .and_then(|t| t.unsqueeze(0))
+            .map_err(err)?;
+        let mut logits = engine
+            .model()
+            .forward_last(&input, &mut cache)
+            .map_err(|e| e.to_string())?;
         let prefill = t.elapsed().as_secs_f64();
         let t = Instant::now();
         for _ in 0..args.new_tokens {
-            let next = logits.argmax(candle_core::D::Minus1).and_then(|t| t.to_vec1::<u32>()).map_err(err)?;
-            let input = Tensor::new(next.as_slice(), &device).and_then(|t| t.unsqueeze(0)).map_err(err)?;
-            logits = engine.model().forward_last(&input, &mut cache).map_err(|e| e.to_string())?;
+            let next = logits
+                .argmax(candle_core::D::Minus1)
+                .and_then(|t| t.to_vec1::<u32>())
+                .map_err(err)?;
+            let input = Tensor::new(next.as_slice(), &device)
+                .and_then(|t| t.unsqueeze(0))
+                .map_err(err)?;
+            logits = engine
+                .model()
+                .forward_last(&input, &mut cache)
+                .map_err(|e| e.to_string())?;
         }
         let decode = t.elapsed().as_secs_f64();
         prefill_tokens += tokens.len();
@@ -177,7 +213,11 @@ fn raw(engine: &mut Engine, inputs: &[Input], args: &Args) -> Result<(), String>
     }
     per_query.sort_by(f64::total_cmp);
     let generated = args.new_tokens * prompts.len();
-    println!("\nraw model, 1 thread, {} prompts, {} new tokens each (no grammar):", prompts.len(), args.new_tokens);
+    println!(
+        "\nraw model, 1 thread, {} prompts, {} new tokens each (no grammar):",
+        prompts.len(),
+        args.new_tokens
+    );
     println!(
         "  quarry (candle): prefill {:.0} tokens/s, decode {:.0} tokens/s, per query p50 {:.1} ms, p95 {:.1} ms",
         prefill_tokens as f64 / prefill_time,
@@ -186,27 +226,48 @@ fn raw(engine: &mut Engine, inputs: &[Input], args: &Args) -> Result<(), String>
         percentile(&per_query, 0.95)
     );
     if args.llama_cpp {
-        llama_cpp(args, &prompts, prefill_tokens as f64 / prefill_time, generated as f64 / decode_time)?;
+        llama_cpp(
+            args,
+            &prompts,
+            prefill_tokens as f64 / prefill_time,
+            generated as f64 / decode_time,
+        )?;
     }
     Ok(())
 }
 
-fn llama_cpp(args: &Args, prompts: &[String], our_prefill: f64, our_decode: f64) -> Result<(), String> {
-    let model = args.model.model.clone().unwrap_or_else(crate::load::default_model);
+fn llama_cpp(
+    args: &Args,
+    prompts: &[String],
+    our_prefill: f64,
+    our_decode: f64,
+) -> Result<(), String> {
+    let model = args
+        .model
+        .model
+        .clone()
+        .unwrap_or_else(crate::load::default_model);
     if model.is_dir() {
         return Err("--llama-cpp needs a .gguf model".into());
     }
     let cache = std::env::var("QUARRY_TOOL_CACHE")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/quarry"));
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/quarry")
+        });
     let python = cache.join("venv-llama-cpp/bin/python");
     if !python.exists() {
         return Err("llama.cpp is not installed: bash scripts/bench/setup_llama_cpp.sh".into());
     }
-    let prompts_file = std::env::temp_dir().join(format!("quarry-bench-prompts-{}.jsonl", std::process::id()));
-    let lines: Vec<String> = prompts.iter().map(|p| serde_json::json!({ "prompt": p }).to_string()).collect();
+    let prompts_file =
+        std::env::temp_dir().join(format!("quarry-bench-prompts-{}.jsonl", std::process::id()));
+    let lines: Vec<String> = prompts
+        .iter()
+        .map(|p| serde_json::json!({ "prompt": p }).to_string())
+        .collect();
     std::fs::write(&prompts_file, lines.join("\n") + "\n").map_err(|e| e.to_string())?;
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/bench/llama_cpp_bench.py");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scripts/bench/llama_cpp_bench.py");
     let output = std::process::Command::new(python)
         .arg(script)
         .arg("--model")
@@ -221,9 +282,13 @@ fn llama_cpp(args: &Args, prompts: &[String], our_prefill: f64, our_decode: f64)
         .map_err(|e| format!("llama.cpp bench: {e}"))?;
     let _ = std::fs::remove_file(&prompts_file);
     if !output.status.success() {
-        return Err(format!("llama.cpp bench failed: {}", String::from_utf8_lossy(&output.stderr)));
+        return Err(format!(
+            "llama.cpp bench failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
     }
-    let result: Value = serde_json::from_slice(&output.stdout).map_err(|e| format!("llama.cpp bench output: {e}"))?;
+    let result: Value = serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("llama.cpp bench output: {e}"))?;
     let theirs = |key: &str| result[key].as_f64().unwrap_or(f64::NAN);
     println!(
         "  llama.cpp {}: prefill {:.0} tokens/s, decode {:.0} tokens/s, per query p50 {:.1} ms, p95 {:.1} ms",

@@ -49,7 +49,9 @@ pub fn device(name: &str) -> Result<Device, String> {
         "metal" => Device::new_metal(0).map_err(err),
         cuda if cuda.starts_with("cuda") => {
             let ordinal = cuda.strip_prefix("cuda:").unwrap_or("0");
-            let ordinal = ordinal.parse().map_err(|_| format!("bad device `{name}`"))?;
+            let ordinal = ordinal
+                .parse()
+                .map_err(|_| format!("bad device `{name}`"))?;
             Device::new_cuda(ordinal).map_err(err)
         }
         other => Err(format!("unknown device `{other}` (cpu, cuda:N, metal)")),
@@ -64,7 +66,8 @@ pub fn load(args: &ModelArgs) -> Result<(Engine, std::time::Duration), String> {
     let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
     let tokenizer_json = args.tokenizer.as_deref().map(read).transpose()?;
     let engine = if path.is_dir() {
-        let config = Config::from_json(&read(&path.join("config.json"))?).map_err(|e| e.to_string())?;
+        let config =
+            Config::from_json(&read(&path.join("config.json"))?).map_err(|e| e.to_string())?;
         let mut shards: Vec<PathBuf> = std::fs::read_dir(&path)
             .map_err(|e| format!("{}: {e}", path.display()))?
             .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -82,7 +85,9 @@ pub fn load(args: &ModelArgs) -> Result<(Engine, std::time::Duration), String> {
         let tokenizer = Tokenizer::from_json(&tokenizer).map_err(|e| e.to_string())?;
         // Quarry's own directories carry their training record.
         let own = path.join("training.json").exists();
-        let style = args.style.unwrap_or(if own { Style::Compact } else { Style::Instruct });
+        let style = args
+            .style
+            .unwrap_or(if own { Style::Compact } else { Style::Instruct });
         Engine::new(model, tokenizer, style).map_err(|e| e.to_string())?
     } else {
         let bytes = read(&path).map_err(|e| {

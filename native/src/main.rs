@@ -5,6 +5,8 @@ mod data;
 mod eval;
 mod export;
 mod load;
+mod rng;
+mod train;
 mod understand;
 
 use std::process::ExitCode;
@@ -60,6 +62,8 @@ enum Command {
     /// Generate supervised training data and a held-out test split from the
     /// taxonomies (deterministic by seed).
     Data(data::Args),
+    /// Train Quarry's own model (tokenizer + Qwen2 decoder) on generated data.
+    Train(train::Args),
     /// Score predicted outputs (JSONL, one per example, in order) against a
     /// labelled set, printing Tables 1 and 2.
     Score {
@@ -111,6 +115,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Score { data, predictions } => score(&data, &predictions),
         Command::Data(args) => data::run(args),
+        Command::Train(args) => train::run(args),
         Command::Understand(args) => understand::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Export(args) => export::run(args),

@@ -51,7 +51,8 @@ pub fn run(args: Args) -> Result<(), String> {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let answer = Input::from_json(&line).and_then(|input| understand(&router, &mut engine, &input, args.stream, &mut out));
+            let answer = Input::from_json(&line)
+                .and_then(|input| understand(&router, &mut engine, &input, args.stream, &mut out));
             let text = match answer {
                 Ok(output) => output,
                 Err(e) => json!({"error": {"code": e.code(), "message": e.to_string()}, "line": number + 1}).to_string(),
@@ -65,13 +66,18 @@ pub fn run(args: Args) -> Result<(), String> {
     let profile = match &args.profile {
         Some(path) => {
             let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let profile: Profile = serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            let profile: Profile =
+                serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
             Some(profile)
         }
         None => None,
     };
-    let input = Input { query: args.query.unwrap_or_default(), profile };
-    let output = understand(&router, &mut engine, &input, args.stream, &mut out).map_err(|e| e.to_string())?;
+    let input = Input {
+        query: args.query.unwrap_or_default(),
+        profile,
+    };
+    let output = understand(&router, &mut engine, &input, args.stream, &mut out)
+        .map_err(|e| e.to_string())?;
     if !args.stream {
         writeln!(out, "{output}").map_err(|e| e.to_string())?;
     }
@@ -87,7 +93,11 @@ fn understand(
     out: &mut impl Write,
 ) -> Result<String, QuarryError> {
     let routed = router.understand(engine, input, now_unix(), &mut |event| {
-        if stream && writeln!(out, "{}", to_json(event)).and_then(|_| out.flush()).is_err() {
+        if stream
+            && writeln!(out, "{}", to_json(event))
+                .and_then(|_| out.flush())
+                .is_err()
+        {
             // stdout closed (a pipe's reader went away): stop generating.
             return ControlFlow::Break(());
         }

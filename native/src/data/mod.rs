@@ -19,7 +19,6 @@ mod check;
 mod lists;
 mod part;
 mod pools;
-mod rng;
 mod scenario;
 
 use std::collections::BTreeMap;
@@ -35,8 +34,8 @@ use quarry::taxonomy::Industry;
 use quarry::{suggest, trust, Input, Intent, Profile, ToolCall, ToolName};
 use serde_json::{json, Value};
 
+use crate::rng::Rng;
 use pools::{Pools, Split};
-use rng::Rng;
 use scenario::{Gen, Scenario, WithProfile};
 
 /// "Now" for `date_posted_tool` cutoffs in test.jsonl (2026-01-01 UTC).

@@ -9,7 +9,7 @@ use quarry::taxonomy::{Industry, Lexicon, Sources, Taxonomy};
 use quarry::text::key;
 
 use super::lists;
-use super::rng::{hash_str, Rng};
+use crate::rng::{hash_str, Rng};
 
 const TITLES_TXT: &str = include_str!("../../../models/taxonomy/titles.txt");
 const COMPANIES_TXT: &str = include_str!("../../../models/taxonomy/companies.txt");

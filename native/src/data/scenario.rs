@@ -12,7 +12,7 @@ use quarry::{Intent, Profile, Seniority, ToolCall, ToolName};
 use super::lists;
 use super::part::{assemble, Case, Field, Part, Seg};
 use super::pools::{City, Pools, Split};
-use super::rng::Rng;
+use crate::rng::Rng;
 
 #[derive(Debug, Clone)]
 pub struct Scenario {
