@@ -244,13 +244,22 @@ fn the_planners_verdict_denies_too() {
 #[test]
 fn calls_that_execute_to_the_same_filter_appear_once() {
     let tagger = [
-        tool(ToolName::NumApplicants, json!({"applicants": "not many applicants"})),
-        tool(ToolName::NumApplicants, json!({"applicants": "low competition"})),
+        tool(
+            ToolName::NumApplicants,
+            json!({"applicants": "not many applicants"}),
+        ),
+        tool(
+            ToolName::NumApplicants,
+            json!({"applicants": "low competition"}),
+        ),
     ]
     .concat();
     let (result, events, _) = run(
         Input::query("jobs with not many applicants and low competition"),
-        &[(Task::Planner, wire::intent(Intent::CriteriaSearch)), (Task::Tagger, tagger)],
+        &[
+            (Task::Planner, wire::intent(Intent::CriteriaSearch)),
+            (Task::Tagger, tagger),
+        ],
     );
     assert_eq!(result.unwrap().output.tools.len(), 1);
     assert_eq!(kinds(&events), ["intent", "tool", "done"]);
