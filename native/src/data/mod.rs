@@ -770,7 +770,7 @@ mod tests {
                 .iter()
                 .find(|c| c.name == ToolName::Location)
                 .unwrap();
-            if location.arguments["resolved"]["country"] == Value::from(country) {
+            if location.arguments["resolved"]["country"] == country {
                 settled += 1;
             }
         }
