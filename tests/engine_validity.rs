@@ -149,7 +149,13 @@ fn engine() -> Engine {
     // drawn from a seeded generator (candle's cannot be seeded), so every
     // run tests the same model.
     let mut rng = Rng(42);
-    let mut vars = varmap.data().lock().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>();
+    let mut vars = varmap
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect::<Vec<_>>();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
     for (_, var) in vars {
         let values: Vec<f32> = (0..var.elem_count())
