@@ -153,6 +153,24 @@ pub fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
+impl Profile {
+    /// The profile's text values (title, company, location, industry,
+    /// education, then skills): what a rewrite may copy word for word.
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        [
+            &self.title,
+            &self.company,
+            &self.location,
+            &self.industry,
+            &self.education,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.skills.iter())
+        .map(String::as_str)
+    }
+}
+
 /// Trims a profile text field; blank becomes absent, overlong is an error.
 fn clean_profile_text(field: &'static str, value: Option<String>) -> Result<Option<String>> {
     let Some(value) = value else { return Ok(None) };

@@ -260,17 +260,7 @@ pub fn rewrite_pieces(query: &str, profile: &Profile) -> Vec<String> {
     for word in query.split_whitespace() {
         add(word);
     }
-    for value in [
-        &profile.title,
-        &profile.company,
-        &profile.location,
-        &profile.industry,
-        &profile.education,
-    ]
-    .into_iter()
-    .flatten()
-    .chain(profile.skills.iter())
-    {
+    for value in profile.values() {
         add(value);
         // "Naples, Florida, United States" may also be cited in part.
         for part in value.split(',') {

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::contract::{Input, Intent, Output, Profile, ToolCall, ToolName};
+use crate::contract::{Input, Intent, Output, ToolCall, ToolName};
 use crate::text::normalize;
 
 /// One labelled example, as in `tests/data/dev.jsonl`.
@@ -147,9 +147,10 @@ impl Scorer {
         if expected.intent == Intent::SelfReference {
             if let (Some(profile), Some(gold)) = (&example.input.profile, &expected.rewritten_query)
             {
-                let needed: Vec<String> = profile_values(profile)
-                    .into_iter()
+                let needed: Vec<String> = profile
+                    .values()
                     .filter(|v| contains(gold, v))
+                    .map(str::to_string)
                     .collect();
                 let rewrite = predicted.rewritten_query.as_deref().unwrap_or("");
                 self.rewrite_coverage
@@ -175,21 +176,6 @@ fn resolved_country(call: &ToolCall) -> Option<String> {
         .get("country")?
         .as_str()
         .map(normalize)
-}
-
-fn profile_values(profile: &Profile) -> Vec<String> {
-    [
-        &profile.title,
-        &profile.company,
-        &profile.location,
-        &profile.industry,
-        &profile.education,
-    ]
-    .into_iter()
-    .flatten()
-    .chain(profile.skills.iter())
-    .cloned()
-    .collect()
 }
 
 fn contains(haystack: &str, needle: &str) -> bool {

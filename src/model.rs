@@ -193,10 +193,7 @@ impl Weights<'_> {
                 reader,
                 device,
             } => {
-                let gname = gguf_name(name);
-                let qt = content
-                    .tensor(reader, &gname, device)
-                    .map_err(model_err(&gname))?;
+                let (gname, qt) = read_gguf(content, reader, device, name)?;
                 let t = qt.dequantize(device).map_err(model_err(&gname))?;
                 if t.dims() != shape {
                     return Err(QuarryError::Model(format!(
@@ -222,10 +219,7 @@ impl Weights<'_> {
                 reader,
                 device,
             } => {
-                let gname = gguf_name(name);
-                let qt = content
-                    .tensor(reader, &gname, device)
-                    .map_err(model_err(&gname))?;
+                let (gname, qt) = read_gguf(content, reader, device, name)?;
                 if qt.shape().dims() != [out_dim, in_dim] {
                     return Err(QuarryError::Model(format!(
                         "{gname}: shape {:?}, expected {:?}",
@@ -244,6 +238,20 @@ const INIT_MATRIX: Init = Init::Randn {
     mean: 0.0,
     stdev: 0.02,
 };
+
+/// Reads the GGUF tensor that stands for Hugging Face tensor `name`.
+fn read_gguf(
+    content: &gguf_file::Content,
+    reader: &mut Cursor<&[u8]>,
+    device: &Device,
+    name: &str,
+) -> Result<(String, candle_core::quantized::QTensor)> {
+    let gname = gguf_name(name);
+    let qt = content
+        .tensor(reader, &gname, device)
+        .map_err(model_err(&gname))?;
+    Ok((gname, qt))
+}
 
 /// A linear layer: a (possibly quantized) matrix and an optional bias.
 #[derive(Debug, Clone)]
