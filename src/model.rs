@@ -193,15 +193,8 @@ impl Weights<'_> {
                 reader,
                 device,
             } => {
-                let (gname, qt) = read_gguf(content, reader, device, name)?;
-                let t = qt.dequantize(device).map_err(model_err(&gname))?;
-                if t.dims() != shape {
-                    return Err(QuarryError::Model(format!(
-                        "{gname}: shape {:?}, expected {shape:?}",
-                        t.dims()
-                    )));
-                }
-                Ok(t)
+                let (gname, qt) = read_gguf(content, reader, device, name, shape)?;
+                qt.dequantize(device).map_err(model_err(&gname))
             }
         }
     }
@@ -219,14 +212,7 @@ impl Weights<'_> {
                 reader,
                 device,
             } => {
-                let (gname, qt) = read_gguf(content, reader, device, name)?;
-                if qt.shape().dims() != [out_dim, in_dim] {
-                    return Err(QuarryError::Model(format!(
-                        "{gname}: shape {:?}, expected {:?}",
-                        qt.shape().dims(),
-                        [out_dim, in_dim]
-                    )));
-                }
+                let (gname, qt) = read_gguf(content, reader, device, name, &[out_dim, in_dim])?;
                 QMatMul::from_qtensor(qt).map_err(model_err(&gname))
             }
         }
@@ -239,17 +225,25 @@ const INIT_MATRIX: Init = Init::Randn {
     stdev: 0.02,
 };
 
-/// Reads the GGUF tensor that stands for Hugging Face tensor `name`.
+/// Reads the GGUF tensor that stands for Hugging Face tensor `name`, which
+/// must have `shape`.
 fn read_gguf(
     content: &gguf_file::Content,
     reader: &mut Cursor<&[u8]>,
     device: &Device,
     name: &str,
+    shape: &[usize],
 ) -> Result<(String, candle_core::quantized::QTensor)> {
     let gname = gguf_name(name);
     let qt = content
         .tensor(reader, &gname, device)
         .map_err(model_err(&gname))?;
+    if qt.shape().dims() != shape {
+        return Err(QuarryError::Model(format!(
+            "{gname}: shape {:?}, expected {shape:?}",
+            qt.shape().dims()
+        )));
+    }
     Ok((gname, qt))
 }
 
