@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The edge suite: installs the pinned tools (idempotent), builds the Worker
+# and the Spin component, builds the native binary (the origin and the
+# parity reference), runs quarry-edge's unit tests, then the end-to-end
+# tests in workerd and wasmtime serve (tests/edge/edge_test.py).
+# Exits non-zero on any failure.
+#
+#   bash scripts/edge/test.sh [worker] [spin]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+eval "$(bash scripts/edge/setup.sh)"
+bash scripts/edge/build.sh "${EDGE_BUILD:-all}"
+
+NATIVE_TARGET="${QUARRY_NATIVE_TARGET_DIR:-$HOME/.cache/quarry/target}"
+CARGO_TARGET_DIR="$NATIVE_TARGET" nice -n 10 cargo build --release -p quarry-native
+export QUARRY_BIN="$NATIVE_TARGET/release/quarry"
+
+# The shared logic's unit tests run natively (the same code the artefacts run).
+(cd wasm && CARGO_TARGET_DIR="$NATIVE_TARGET/edge" nice -n 10 cargo test -p quarry-edge)
+
+python3 tests/edge/edge_test.py "$@"
