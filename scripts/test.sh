@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The project's test command (README): installs what the tests need (the
-# pinned toolchain's parts; the transformers reference fixtures, cached
-# outside the clone), then runs every test of the workspace.
+# pinned toolchain's parts; the transformers reference fixtures and the
+# OpenAI client, cached outside the clone), then runs every test of the
+# workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
 QUARRY_PARITY_FIXTURES="$(bash scripts/reference/fixtures.sh)"
 export QUARRY_PARITY_FIXTURES QUARRY_REQUIRE_PARITY=1
+QUARRY_OPENAI_PYTHON="$(bash scripts/serve/setup_openai.sh)"
+export QUARRY_OPENAI_PYTHON QUARRY_REQUIRE_OPENAI=1
 cargo test --workspace --release "$@"

@@ -25,6 +25,52 @@ pub enum Constraint<'a> {
     Suggestions { names: &'a [&'a str] },
 }
 
+impl Constraint<'_> {
+    /// A copy that owns its data, for handing a request to another thread
+    /// (a server's batching loop).
+    pub fn to_owned(&self) -> OwnedConstraint {
+        match *self {
+            Constraint::Intent => OwnedConstraint::Intent,
+            Constraint::Rewrite { query, profile } => OwnedConstraint::Rewrite {
+                query: query.to_string(),
+                profile: profile.clone(),
+            },
+            Constraint::Tools { source } => OwnedConstraint::Tools {
+                source: source.to_string(),
+            },
+            Constraint::Suggestions { names } => OwnedConstraint::Suggestions {
+                names: names.iter().map(|n| n.to_string()).collect(),
+            },
+        }
+    }
+}
+
+/// [`Constraint`] with owned data; [`OwnedConstraint::with`] lends it back.
+#[derive(Debug, Clone)]
+pub enum OwnedConstraint {
+    Intent,
+    Rewrite { query: String, profile: Profile },
+    Tools { source: String },
+    Suggestions { names: Vec<String> },
+}
+
+impl OwnedConstraint {
+    /// Calls `f` with the borrowed form.
+    pub fn with<R>(&self, f: impl FnOnce(Constraint<'_>) -> R) -> R {
+        match self {
+            OwnedConstraint::Intent => f(Constraint::Intent),
+            OwnedConstraint::Rewrite { query, profile } => {
+                f(Constraint::Rewrite { query, profile })
+            }
+            OwnedConstraint::Tools { source } => f(Constraint::Tools { source }),
+            OwnedConstraint::Suggestions { names } => {
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                f(Constraint::Suggestions { names: &names })
+            }
+        }
+    }
+}
+
 /// One call of the model.
 #[derive(Debug, Clone, Copy)]
 pub struct GenerationRequest<'a> {

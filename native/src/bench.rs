@@ -38,12 +38,13 @@ pub struct Args {
     pub model: ModelArgs,
 }
 
-fn inputs(args: &Args) -> Result<Vec<Input>, String> {
-    let text =
-        std::fs::read_to_string(&args.data).map_err(|e| format!("{}: {e}", args.data.display()))?;
+/// Inputs from a JSONL file of inputs or of labelled examples
+/// (`{"input": …}`), at most `limit`.
+pub fn read_inputs(path: &std::path::Path, limit: usize) -> Result<Vec<Input>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .take(args.limit)
+        .take(limit)
         .enumerate()
         .map(|(i, line)| {
             let value: Value =
@@ -54,7 +55,7 @@ fn inputs(args: &Args) -> Result<Vec<Input>, String> {
         .collect()
 }
 
-fn percentile(sorted_ms: &[f64], q: f64) -> f64 {
+pub fn percentile(sorted_ms: &[f64], q: f64) -> f64 {
     if sorted_ms.is_empty() {
         return f64::NAN;
     }
@@ -84,7 +85,7 @@ fn run_all(
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    let inputs = inputs(&args)?;
+    let inputs = read_inputs(&args.data, args.limit)?;
     if inputs.is_empty() {
         return Err("no queries".into());
     }

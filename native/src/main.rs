@@ -5,7 +5,9 @@ mod data;
 mod eval;
 mod export;
 mod load;
+mod loadtest;
 mod rng;
+mod serve;
 mod train;
 mod understand;
 
@@ -39,6 +41,13 @@ enum Command {
     /// Benchmark: load time, latency percentiles, queries/s, tokens/s, and
     /// (with --llama-cpp) llama.cpp on the same GGUF and prompts.
     Bench(bench::Args),
+    /// Serve the model: HTTP (contract JSON and SSE), OpenAI-compatible chat
+    /// completions, gRPC, health, readiness, Prometheus metrics and the demo
+    /// page, with continuous batching.
+    Serve(serve::Args),
+    /// Load-test a server on loopback: queries/s and latency percentiles at
+    /// several concurrencies, and an optional soak with RSS at start and end.
+    Loadtest(loadtest::Args),
     /// Convert a Hugging Face checkpoint directory to GGUF.
     Export(export::Args),
     /// Print taxonomy sizes and time the core's start-up (parsing and
@@ -119,6 +128,8 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Understand(args) => understand::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Export(args) => export::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Loadtest(args) => loadtest::run(args),
         Command::Bench(args) => {
             // One thread per worker: candle then multiplies on the calling
             // thread, and throughput comes from one worker per core.

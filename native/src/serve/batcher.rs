@@ -1,0 +1,200 @@
+//! Continuous batching: one thread owns the engine and advances every
+//! admitted generation by one decision per loop, so concurrent requests
+//! share each decode step's forward pass. New generations join between
+//! steps; finished, cancelled and timed-out ones leave between steps.
+//!
+//! Requests keep the core's synchronous [`Router`](quarry::Router): each runs
+//! on a blocking thread with a [`BatchedGenerator`], whose `generate` hands
+//! the stage to the loop and relays its text back as it comes.
+
+use std::ops::ControlFlow;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use quarry::engine::{Engine, Sequence};
+use quarry::generator::OwnedConstraint;
+use quarry::prompt::Prompt;
+use quarry::{GenerationRequest, GenerationStats, Generator, QuarryError};
+
+use super::metrics::Metrics;
+
+/// One stage of one request, owned so it can cross to the loop's thread.
+struct Job {
+    prompt: Prompt,
+    constraint: OwnedConstraint,
+    deadline: Instant,
+    replies: mpsc::Sender<Reply>,
+}
+
+enum Reply {
+    Text(Vec<u8>),
+    Done(Result<GenerationStats, QuarryError>),
+}
+
+/// The handle requests use to reach the batching loop.
+#[derive(Clone)]
+pub struct Batcher {
+    jobs: mpsc::SyncSender<Job>,
+}
+
+impl Batcher {
+    /// Starts the loop on its own thread; it runs until every handle is gone.
+    pub fn spawn(engine: Engine, max_batch: usize, metrics: Arc<Metrics>) -> Batcher {
+        // The channel only carries jobs of admitted requests (the server
+        // bounds those), so its capacity is not a second queue limit.
+        let (jobs, incoming) = mpsc::sync_channel(max_batch.max(1) * 4);
+        std::thread::Builder::new()
+            .name("quarry-batcher".into())
+            .spawn(move || run(engine, incoming, max_batch.max(1), &metrics))
+            .expect("spawning the batching thread");
+        Batcher { jobs }
+    }
+
+    /// A generator for one request, whose stages must finish by `deadline`.
+    /// `gone` tells it the client left, so it stops generating.
+    pub fn generator<'a>(
+        &'a self,
+        deadline: Instant,
+        gone: &'a dyn Fn() -> bool,
+    ) -> BatchedGenerator<'a> {
+        BatchedGenerator {
+            batcher: self,
+            deadline,
+            gone,
+        }
+    }
+}
+
+/// A [`Generator`] whose every call is one sequence in the shared batch.
+pub struct BatchedGenerator<'a> {
+    batcher: &'a Batcher,
+    deadline: Instant,
+    gone: &'a dyn Fn() -> bool,
+}
+
+impl Generator for BatchedGenerator<'_> {
+    fn generate(
+        &mut self,
+        request: &GenerationRequest<'_>,
+        on_text: &mut dyn FnMut(&[u8]) -> ControlFlow<()>,
+    ) -> quarry::Result<GenerationStats> {
+        let (replies, answers) = mpsc::channel();
+        let job = Job {
+            prompt: request.prompt.clone(),
+            constraint: request.constraint.to_owned(),
+            deadline: self.deadline,
+            replies,
+        };
+        self.batcher
+            .jobs
+            .send(job)
+            .map_err(|_| QuarryError::Generation("the batching loop has stopped".into()))?;
+        loop {
+            match answers.recv() {
+                Ok(Reply::Text(text)) => {
+                    // Dropping `answers` tells the loop to cancel the sequence.
+                    if (self.gone)() || on_text(&text).is_break() {
+                        return Err(QuarryError::Cancelled);
+                    }
+                }
+                Ok(Reply::Done(result)) => return result,
+                Err(_) => {
+                    return Err(QuarryError::Generation(
+                        "the batching loop dropped the request".into(),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// A generation in the batch and where its text goes.
+struct Active {
+    sequence: Sequence,
+    deadline: Instant,
+    replies: mpsc::Sender<Reply>,
+}
+
+/// Why a request ran out of time; the server maps it to 504.
+pub const TIMEOUT: &str = "request timed out";
+
+fn run(mut engine: Engine, incoming: mpsc::Receiver<Job>, max_batch: usize, metrics: &Metrics) {
+    let mut active: Vec<Active> = Vec::new();
+    loop {
+        // Admit new stages: wait when idle, otherwise take what is there.
+        while active.len() < max_batch {
+            let job = if active.is_empty() {
+                match incoming.recv() {
+                    Ok(job) => job,
+                    Err(_) => return, // the server is gone
+                }
+            } else {
+                match incoming.try_recv() {
+                    Ok(job) => job,
+                    Err(_) => break,
+                }
+            };
+            let started = job
+                .constraint
+                .with(|constraint| {
+                    engine.start(&GenerationRequest {
+                        prompt: &job.prompt,
+                        constraint,
+                    })
+                })
+                .map(|sequence| Active {
+                    sequence,
+                    deadline: job.deadline,
+                    replies: job.replies.clone(),
+                });
+            match started {
+                Ok(started) => active.push(started),
+                Err(e) => {
+                    let _ = job.replies.send(Reply::Done(Err(e)));
+                }
+            }
+        }
+
+        metrics.batch_size.observe(active.len() as f64);
+        let texts = {
+            let mut batch: Vec<&mut Sequence> =
+                active.iter_mut().map(|a| &mut a.sequence).collect();
+            engine.step(&mut batch)
+        };
+        let texts = match texts {
+            Ok(texts) => texts,
+            Err(e) => {
+                // A failed forward pass fails the whole batch, never the loop.
+                for a in active.drain(..) {
+                    let _ = a.replies.send(Reply::Done(Err(e.clone())));
+                }
+                continue;
+            }
+        };
+        let now = Instant::now();
+        for (a, text) in active.iter_mut().zip(texts) {
+            if !text.is_empty() && a.replies.send(Reply::Text(text)).is_err() {
+                a.sequence.cancel(); // the request went away
+            }
+            if now > a.deadline && !a.sequence.finished() {
+                a.sequence.cancel();
+                let _ = a
+                    .replies
+                    .send(Reply::Done(Err(QuarryError::Generation(TIMEOUT.into()))));
+            }
+        }
+        active.retain(|a| {
+            if !a.sequence.finished() {
+                return true;
+            }
+            let stats = a.sequence.stats();
+            metrics
+                .generated_tokens
+                .inc_by(stats.generated_tokens as u64);
+            // Ignored if the request already left or timed out.
+            let _ = a.replies.send(Reply::Done(Ok(stats)));
+            false
+        });
+    }
+}

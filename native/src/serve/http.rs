@@ -1,0 +1,209 @@
+//! The HTTP front: `/v1/understand` (JSON or Server-Sent Events), health,
+//! readiness, metrics, and the demo page's static files.
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use quarry::contract::{to_json, MAX_REQUEST_BYTES};
+use quarry::{Event, Input, QuarryError};
+use serde_json::{json, Value};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
+use tower_http::services::ServeDir;
+
+use super::metrics::Metrics;
+use super::service::{Failure, Service};
+use super::{grpc, openai};
+
+/// What the routes share. The model loads after the server starts
+/// listening, so health answers at once and readiness once it is loaded.
+pub struct AppState {
+    pub service: OnceLock<Arc<Service>>,
+    pub metrics: Arc<Metrics>,
+}
+
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    pub fn service(&self) -> Result<&Arc<Service>, Failure> {
+        self.service
+            .get()
+            .ok_or_else(|| Failure::new(503, "loading", "the model is still loading"))
+    }
+}
+
+/// Every route on one port; gRPC requests (HTTP/2, by their service path)
+/// reach the tonic service.
+pub fn routes(state: Shared, www: Option<PathBuf>) -> Router {
+    let grpc_path = format!("/{}/{{*method}}", grpc::proto::quarry_server::SERVICE_NAME);
+    let router = Router::new()
+        .route_service(&grpc_path, grpc::service(state.clone()))
+        .route("/v1/understand", post(understand))
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state);
+    match www {
+        Some(dir) => router.fallback_service(ServeDir::new(dir)),
+        None => router
+            .fallback(|| async { Failure::new(404, "not_found", "no such route").into_response() }),
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
+        let mut response = (status, body).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+async fn readyz(State(state): State<Shared>) -> Response {
+    match state.service() {
+        Ok(_) => "ready\n".into_response(),
+        Err(failure) => failure.into_response(),
+    }
+}
+
+async fn metrics(State(state): State<Shared>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Reads a body of at most the contract's request size; a larger one is
+/// refused without reading it all.
+pub async fn read_body(body: Body) -> Result<Bytes, Failure> {
+    axum::body::to_bytes(body, MAX_REQUEST_BYTES)
+        .await
+        .map_err(|e| {
+            let first: &(dyn std::error::Error + 'static) = &e;
+            let too_large = std::iter::successors(Some(first), |e| e.source())
+                .any(|e| e.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                Failure::new(
+                    413,
+                    "invalid_input",
+                    format!("the body exceeds the limit of {MAX_REQUEST_BYTES} bytes"),
+                )
+            } else {
+                Failure::new(400, "malformed_request", format!("reading the body: {e}"))
+            }
+        })
+}
+
+/// The contract's input plus this route's own `stream` flag.
+fn parse_understand(body: &[u8]) -> Result<(Input, bool), QuarryError> {
+    let Ok(mut value) = serde_json::from_slice::<Value>(body) else {
+        // Not JSON (or not UTF-8): the contract parser names the problem.
+        return Input::from_json(body).map(|input| (input, false));
+    };
+    let stream = match value.as_object_mut().and_then(|o| o.remove("stream")) {
+        None => false,
+        Some(Value::Bool(stream)) => stream,
+        Some(_) => {
+            return Err(QuarryError::MalformedRequest(
+                "`stream` must be true or false".into(),
+            ))
+        }
+    };
+    let body =
+        serde_json::to_vec(&value).map_err(|e| QuarryError::MalformedRequest(e.to_string()))?;
+    Ok((Input::from_json(&body)?, stream))
+}
+
+const ROUTE: &str = "understand";
+
+async fn understand(State(state): State<Shared>, body: Body) -> Response {
+    let started = Instant::now();
+    let service = match state.service() {
+        Ok(service) => service.clone(),
+        Err(failure) => return failure.into_response(),
+    };
+    let parsed = read_body(body)
+        .await
+        .and_then(|bytes| parse_understand(&bytes).map_err(Failure::from));
+    let (input, stream) = match parsed {
+        Ok(parsed) => parsed,
+        Err(failure) => {
+            service.record(ROUTE, failure.status, started);
+            return failure.into_response();
+        }
+    };
+    let admission = match service.admit(ROUTE) {
+        Ok(admission) => admission,
+        Err(failure) => return failure.into_response(),
+    };
+    if stream {
+        let events = service.relay(
+            admission,
+            input,
+            |event| vec![sse(event)],
+            |result| match result {
+                Ok(_) => vec![], // `done` already carried the output
+                Err(failure) => vec![sse_failure(failure)],
+            },
+        );
+        let events = ReceiverStream::new(events).map(Ok::<_, Infallible>);
+        return Sse::new(events)
+            .keep_alive(KeepAlive::default())
+            .into_response();
+    }
+    let result = service.understand(input, None).await;
+    let result = result.unwrap_or_else(|_| Err(Failure::new(500, "internal", "worker stopped")));
+    match result {
+        Ok(routed) => {
+            admission.finish(200);
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                to_json(&routed.output),
+            )
+                .into_response()
+        }
+        Err(failure) => {
+            admission.finish(failure.status);
+            failure.into_response()
+        }
+    }
+}
+
+/// One spec event as SSE: `event: <name>`, `data: {"event": …, "data": …}`.
+fn sse(event: &Event) -> SseEvent {
+    let name = match event {
+        Event::Intent(_) => "intent",
+        Event::Rewrite(_) => "rewrite",
+        Event::Tool(_) => "tool",
+        Event::Suggestions(_) => "suggestions",
+        Event::Error(_) => "error",
+        Event::Done(_) => "done",
+    };
+    SseEvent::default().event(name).data(to_json(event))
+}
+
+fn sse_failure(failure: &Failure) -> SseEvent {
+    SseEvent::default().event("failure").data(
+        json!({"error": {"code": failure.code, "message": failure.message, "status": failure.status}})
+            .to_string(),
+    )
+}
