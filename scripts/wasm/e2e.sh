@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The browser end-to-end test: installs Chromium (Debian) and playwright-core
+# (npm ci) if missing, builds the browser module and the native CLI, then runs
+# every golden input through the demo page in headless Chromium and checks it
+# against the native output. Screenshots go to $QUARRY_ARTIFACTS (default
+# target/e2e/). Extra arguments go to build.sh (e.g. --no-opt).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash scripts/wasm/setup-browser.sh
+bash scripts/wasm/build.sh "$@"
+if [ -z "${QUARRY_NATIVE_BIN:-}" ]; then
+  NATIVE_TARGET="${QUARRY_NATIVE_TARGET_DIR:-$HOME/.cache/quarry/target}"
+  nice -n 10 env CARGO_TARGET_DIR="$NATIVE_TARGET" cargo build --release -p quarry-native
+  QUARRY_NATIVE_BIN="$NATIVE_TARGET/release/quarry"
+fi
+QUARRY_NATIVE_BIN="$QUARRY_NATIVE_BIN" node tests/e2e/e2e.mjs
