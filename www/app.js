@@ -161,6 +161,7 @@ function isUi(id) { return String(id) === document.body.dataset.requested; }
 
 function reset(id) {
   shown = id;
+  window.quarryLastEvents = []; // the stream of the query on display (tests read it)
   $("result").classList.remove("empty");
   $("banner").hidden = true;
   $("banner").textContent = "";
@@ -178,6 +179,7 @@ function reset(id) {
 function onEvent(id, event) {
   if (!isUi(id)) return;
   if (shown !== id) reset(id);
+  window.quarryLastEvents.push(event);
   const { event: kind, data } = event;
   if (kind === "intent") {
     $("intent").textContent = words(data);
@@ -187,18 +189,22 @@ function onEvent(id, event) {
     $("rewrite").innerHTML = "";
     $("rewrite").append("Rewritten with your profile: ", Object.assign(document.createElement("q"), { textContent: data }));
   } else if (kind === "tool") {
-    const li = document.createElement("li");
-    li.className = `chip ${data.name}`;
-    li.append(
-      Object.assign(document.createElement("b"), { textContent: TOOL_LABELS[data.name] || data.name }),
-      Object.assign(document.createElement("span"), { textContent: toolValue(data) }),
-    );
-    $("tools").append(li);
+    $("tools").append(chip(data));
   } else if (kind === "suggestions") {
     renderSuggestions(data);
   } else if (kind === "error") {
     console.warn("model output error:", data);
   }
+}
+
+function chip(tool) {
+  const li = document.createElement("li");
+  li.className = `chip ${tool.name}`;
+  li.append(
+    Object.assign(document.createElement("b"), { textContent: TOOL_LABELS[tool.name] || tool.name }),
+    Object.assign(document.createElement("span"), { textContent: toolValue(tool) }),
+  );
+  return li;
 }
 
 function renderSuggestions(list) {
@@ -219,8 +225,7 @@ function onResult(id, output, ms, stats) {
   $("intent").className = `intent ${output.intent}`;
   // The done event carries the whole output: make the chips match it exactly.
   if ($("tools").children.length !== output.tools.length) {
-    $("tools").replaceChildren();
-    for (const t of output.tools) onEvent(id, { event: "tool", data: t });
+    $("tools").replaceChildren(...output.tools.map(chip));
   }
   renderSuggestions(output.suggested_industries);
   $("latency").textContent = `${ms.toFixed(1)} ms`;
@@ -340,4 +345,5 @@ function setup() {
 }
 
 window.quarryTimings = { scriptStartMs: performance.now() };
+window.quarryLastEvents = [];
 setup();

@@ -69,6 +69,7 @@ async function rendered(page) {
     rewrite: document.getElementById("rewrite").hidden ? null : document.getElementById("rewrite").textContent,
     suggestions: [...document.querySelectorAll("#suggestions .chip")].map((c) => c.textContent),
     latency: document.getElementById("latency").textContent,
+    events: window.quarryLastEvents,
   }));
 }
 
@@ -84,6 +85,21 @@ function checkRendering(shown, out) {
   if (out.rewritten_query && !(shown.rewrite || "").includes(out.rewritten_query)) bad.push(`rewrite "${shown.rewrite}"`);
   if (!isDeepStrictEqual(shown.suggestions, out.suggested_industries)) bad.push(`suggestions ${JSON.stringify(shown.suggestions)}`);
   if (!/^\d+(\.\d)? ms$/.test(shown.latency)) bad.push(`latency "${shown.latency}"`);
+  // The stream (spec, "Streaming"): intent first, the rewrite, each tool as
+  // executed in output order, suggestions, then one done carrying the output.
+  const ev = shown.events.filter((e) => e.event !== "error");
+  const kinds = ev.map((e) => e.event);
+  const want = ["intent", ...(kinds.includes("rewrite") ? ["rewrite"] : []), ...out.tools.map(() => "tool"),
+    ...(kinds.includes("suggestions") ? ["suggestions"] : []), "done"];
+  if (!isDeepStrictEqual(kinds, want)) bad.push(`event order ${JSON.stringify(kinds)}`);
+  else {
+    if (ev[0].data !== out.intent && !(out.denied && ev[0].data === "trust_violation")) bad.push(`intent event ${ev[0].data}`);
+    const rw = ev.find((e) => e.event === "rewrite");
+    if (rw && rw.data !== out.rewritten_query) bad.push(`rewrite event ${JSON.stringify(rw.data)}`);
+    const tools = ev.filter((e) => e.event === "tool").map((e) => e.data);
+    if (!isDeepStrictEqual(tools, out.tools)) bad.push("tool events differ from the output's tools");
+    if (!isDeepStrictEqual(ev[ev.length - 1].data, out)) bad.push("done event differs from the output shown");
+  }
   return bad;
 }
 
@@ -115,6 +131,7 @@ try {
     const shown = await rendered(page);
     const expected = native[i];
     if (expected.error) delete expected.line; // the CLI numbers its input lines
+    const renderingProblems = checkRendering(shown, structuredClone(shownJson)); // before the clock is aligned
     alignClock(shownJson, expected);
     const label = `#${i + 1} ${JSON.stringify(input.query.slice(0, 60))}${input.profile ? ` [${input.profile.location || "profile"}]` : ""}`;
     const why = [];
@@ -127,7 +144,7 @@ try {
       maxConfidenceDrift = Math.max(maxConfidenceDrift, Math.abs(shownJson.confidence - expected.confidence));
     } else kinds.decision++;
     if (!same) why.push(`page JSON ${JSON.stringify(shownJson)}\n      native  ${JSON.stringify(expected)}`);
-    why.push(...checkRendering(shown, shownJson));
+    why.push(...renderingProblems);
     if (why.length) failures.push(`${label}: ${why.join("; ")}`);
     else if (!expected.error) latencies.push(parseFloat(shown.latency));
     console.log(`${why.length ? "FAIL" : "ok  "} ${label} ${shown.latency}`);
@@ -141,6 +158,7 @@ try {
   await page.press("#query", "Enter");
   await page.waitForFunction(() => document.getElementById("output-json").dataset.state === "done"
     && document.getElementById("output-json").dataset.seq === document.body.dataset.requested);
+  await page.waitForTimeout(500); // let the chips' entry animation finish
   await page.screenshot({ path: path.join(ARTIFACTS, "page.png"), fullPage: true });
 
   latencies.sort((a, b) => a - b);
