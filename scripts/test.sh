@@ -11,3 +11,4 @@ export QUARRY_PARITY_FIXTURES QUARRY_REQUIRE_PARITY=1
 QUARRY_OPENAI_PYTHON="$(bash scripts/serve/setup_openai.sh)"
 export QUARRY_OPENAI_PYTHON QUARRY_REQUIRE_OPENAI=1
 cargo test --workspace --release "$@"
+[ "${QUARRY_E2E:-0}" != 1 ] || bash scripts/wasm/e2e.sh  # browser page vs native in real Chromium; opt-in until wasm/native numerics match (wasm/README.md)

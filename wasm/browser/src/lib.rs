@@ -205,3 +205,30 @@ fn js_error(code: &str, message: &str) -> JsValue {
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
+
+#[cfg(feature = "probe")]
+#[wasm_bindgen]
+impl Quarry {
+    /// The tagger prompt's last-position logits for `query` (diagnostics:
+    /// native and wasm kernels round differently; this measures by how much).
+    #[wasm_bindgen(js_name = probeTaggerLogits)]
+    pub fn probe_tagger_logits(&self, query: &str) -> Result<Vec<f32>, JsValue> {
+        let prompt = quarry::prompt::tagger(query, self.engine.style());
+        let (ids, _) = self
+            .engine
+            .tokenizer()
+            .encode_prompt(&prompt)
+            .map_err(quarry_error)?;
+        let err = |e: candle_core::Error| js_error("generation", &e.to_string());
+        let tokens = candle_core::Tensor::new(ids.as_slice(), &candle_core::Device::Cpu)
+            .and_then(|t| t.unsqueeze(0))
+            .map_err(err)?;
+        let mut cache = quarry::model::KvCache::new();
+        let logits = self
+            .engine
+            .model()
+            .forward_last(&tokens, &mut cache)
+            .map_err(quarry_error)?;
+        logits.flatten_all().and_then(|l| l.to_vec1()).map_err(err)
+    }
+}
