@@ -38,6 +38,16 @@ MODEL = os.path.join(ROOT, "models", "quarry-q8_0.gguf")
 GOLDEN = os.environ.get("QUARRY_EDGE_GOLDEN", os.path.join(ROOT, "tests", "data", "golden.jsonl"))
 IGNORED = {"served_by", "degraded", "escalation"}
 CLOCK_SLACK_S = 120
+# wasm (simd128) and native (AVX) kernels sum in different orders, so the
+# model's probabilities, and `confidence` with them, drift slightly; every
+# decision (intent, tools, rewrite, suggestions, denial) must still match.
+CONFIDENCE_SLACK = 0.02
+drift = {"max": 0.0, "confidence_only": 0, "identical": 0}
+# Greedy decoding at a near-tie can flip on that drift; such inputs are
+# reported apart. QUARRY_EDGE_ALLOWED_DECISION_DIFFS (default 0) says how
+# many a run may have before it fails.
+ALLOWED_DECISION_DIFFS = int(os.environ.get("QUARRY_EDGE_ALLOWED_DECISION_DIFFS", "0"))
+decision_diffs = {}
 
 passed = 0
 failed = 0
@@ -120,6 +130,11 @@ def diff(expected, got):
     if not isinstance(got, dict):
         return f"not an object: {got!r}"
     e, g = strip(expected), strip(got)
+    ec, gc = e.pop("confidence", None), g.pop("confidence", None)
+    if not isinstance(ec, (int, float)) or not isinstance(gc, (int, float)):
+        return f"confidence missing: {ec!r} vs {gc!r}"
+    if abs(ec - gc) > CONFIDENCE_SLACK:
+        return f"confidence {ec} vs {gc} (more than {CONFIDENCE_SLACK} apart)"
     et, gt = e.pop("tools", None), g.pop("tools", None)
     if e != g:
         keys = sorted(k for k in set(e) | set(g) if e.get(k) != g.get(k))
@@ -135,6 +150,13 @@ def diff(expected, got):
         if pa is not None and abs(pa - pb) > CLOCK_SLACK_S:
             return f"posted_after {pa} vs {pb} (more than {CLOCK_SLACK_S} s apart)"
     return ""
+
+
+def decision_diff(expected, got):
+    """diff() with confidence ignored: '' when every decision matches."""
+    if not isinstance(got, dict):
+        return diff(expected, got)
+    return diff(expected, dict(got, confidence=expected.get("confidence")))
 
 
 def native_outputs(binary, inputs):
@@ -181,7 +203,10 @@ class Workerd(Runtime):
     name = "worker"
 
     def start(self, threshold, origin):
-        build = os.path.join(ROOT, "wasm", "worker", "build")
+        # workerd resolves embeds relative to the config file.
+        build = os.path.join(self.tmp, "build")
+        if not os.path.exists(build):
+            os.symlink(os.path.join(ROOT, "wasm", "worker", "build"), build)
         port = free_port()
         config = os.path.join(self.tmp, f"workerd-{port}.capnp")
         with open(config, "w") as f:
@@ -195,8 +220,8 @@ const config :Workerd.Config = (
 );
 const quarry :Workerd.Worker = (
   modules = [
-    (name = "index.js", esModule = embed "{build}/index.js"),
-    (name = "index_bg.wasm", wasm = embed "{build}/index_bg.wasm"),
+    (name = "index.js", esModule = embed "build/index.js"),
+    (name = "index_bg.wasm", wasm = embed "build/index_bg.wasm"),
   ],
   compatibilityDate = "2025-11-01",
   globalOutbound = "outbound",
@@ -238,10 +263,11 @@ class Wasmtime(Runtime):
 
 def test_runtime(rt, origin, inputs, natives):
     name = rt.name
+    drift.update(max=0.0, confidence_only=0, identical=0)
     endpoint = lambda: rt.url + "/v1/understand"
 
-    # A: threshold 0 (no escalation on confidence), origin up.
-    startup = rt.start(0, origin)
+    # A: threshold 0 and no origin: the edge answers everything itself.
+    startup = rt.start(0, "")
     status, headers, body, cold_s = request(endpoint(), inputs[0])
     check(status == 200, f"{name} first request", f"{status} {body}")
     cold_flag = headers.get("x-quarry-cold") or headers.get("X-Quarry-Cold")
@@ -257,16 +283,27 @@ def test_runtime(rt, origin, inputs, natives):
         if not check(status == 200, f"{name} golden {i} status", f"{status} {body}"):
             continue
         d = diff(native, body)
+        if d and decision_diff(native, body):
+            decision_diffs.setdefault(name, []).append(i)
+            print(f"DECISION DIFF {name} golden {i} {inp!r}:\n  edge   {json.dumps(strip(body))}"
+                  f"\n  native {json.dumps(native)}", flush=True)
+            if len(decision_diffs[name]) <= ALLOWED_DECISION_DIFFS:
+                continue
         if check(d == "", f"{name} golden {i} parity ({inp['query']!r})", d):
             parity_ok += 1
+            delta = abs(native["confidence"] - body["confidence"])
+            drift["identical" if delta == 0 else "confidence_only"] += 1
+            drift["max"] = max(drift["max"], delta)
         check(body.get("served_by") == "edge" and body.get("degraded") is False,
               f"{name} golden {i} served_by", f"{body.get('served_by')} {body.get('degraded')}")
     timings[name].update({
-        "parity": f"{parity_ok}/{len(inputs)}",
+        "parity": f"{parity_ok}/{len(inputs)} ({drift['identical']} byte-identical, "
+                  f"{drift['confidence_only']} differing only in confidence, max |delta| {drift['max']:.4f})",
         "warm_p50_ms": round(statistics.median(latencies) * 1000, 1),
         "warm_p95_ms": round(percentile(latencies, 95) * 1000, 1),
         "warm_max_ms": round(max(latencies) * 1000, 1),
         "requests_that_reloaded_model": cold_after_first,
+        "wasm_memory_mib": round(int(headers.get("x-quarry-memory-bytes") or headers.get("X-Quarry-Memory-Bytes") or 0) / 2**20, 1),
     })
 
     # SSE: the same answer, as events ending with `done`.
@@ -308,7 +345,11 @@ def test_runtime(rt, origin, inputs, natives):
     status, _, body, _ = request(endpoint(), inputs[0])
     check(status == 200, f"{name} alive after bad requests", f"{status}")
 
-    # Beyond the edge model's limit (64 tokens): the origin answers at any threshold.
+    rt.stop()
+
+    # Threshold 0 with the origin: only queries beyond the edge model's
+    # limits escalate. Over 64 tokens: the origin answers.
+    rt.start(0, origin)
     long_query = {"query": "registered nurse jobs in boston massachusetts with night shifts " * 6}
     status, _, body, _ = request(endpoint(), long_query)
     check(status == 200 and body.get("served_by") == "origin" and body.get("escalation") == "query_too_long",
@@ -327,7 +368,7 @@ def test_runtime(rt, origin, inputs, natives):
                   f"{name} denial {i} stays at the edge", body)
         else:
             escalated += 1
-            check(body.get("served_by") == "origin" and body.get("escalation") == "low_confidence",
+            check(body.get("served_by") == "origin" and body.get("escalation") in ("low_confidence", "model_error"),
                   f"{name} escalate {i} served_by origin", {k: body.get(k) for k in ("served_by", "escalation")})
             d = diff(native, body)
             check(d == "", f"{name} escalate {i} = native", d)
@@ -345,12 +386,13 @@ def test_runtime(rt, origin, inputs, natives):
         status, _, body, _ = request(endpoint(), inp)
         if not check(status == 200, f"{name} degraded {i} status", f"{status} {body}"):
             continue
-        check(diff(native, body) == "", f"{name} degraded {i} = native", diff(native, body))
+        if i not in decision_diffs.get(name, []):
+            check(diff(native, body) == "", f"{name} degraded {i} = native", diff(native, body))
         if native["denied"]:
             check(body.get("served_by") == "edge" and body.get("degraded") is False, f"{name} degraded {i} denial", body)
         else:
             check(body.get("served_by") == "edge" and body.get("degraded") is True
-                  and body.get("escalation") == "low_confidence", f"{name} degraded {i} flags",
+                  and body.get("escalation") in ("low_confidence", "model_error"), f"{name} degraded {i} flags",
                   {k: body.get(k) for k in ("served_by", "degraded", "escalation")})
     rt.stop()
 
@@ -402,6 +444,9 @@ def main():
 
     for name, t in timings.items():
         print(f"{name}: " + json.dumps(t), flush=True)
+    for name, ids in decision_diffs.items():
+        print(f"{name}: {len(ids)} golden inputs decided differently from native: {ids} "
+              f"(allowed: {ALLOWED_DECISION_DIFFS})")
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -41,7 +41,10 @@ async fn serve(req: spin_sdk::http::Request) -> Result<Reply, HttpError> {
     let answer = quarry_edge::understand(&request, now_unix(), &config)?;
     let output = respond(&request, &answer, &config).await;
     let (content_type, body) = if request.stream {
-        (quarry_edge::SSE, quarry_edge::sse_body(&answer.events, &output))
+        (
+            quarry_edge::SSE,
+            quarry_edge::sse_body(&answer.events, &output),
+        )
     } else {
         (quarry_edge::JSON, output)
     };
@@ -64,14 +67,27 @@ async fn respond(request: &Request, answer: &EdgeAnswer, config: &Config) -> Str
 }
 
 async fn ask_origin(url: &str, body: String, why: Escalation) -> Option<String> {
+    // An explicit length: without it the body goes out chunked, which
+    // simple origins may not read.
     let outgoing = http::Request::post(url)
         .header("content-type", "application/json")
+        .header("content-length", body.len())
         .body(FullBody::new(bytes::Bytes::from(body)))
         .ok()?;
-    let response = spin_sdk::http::send(outgoing).await.ok()?;
+    let response = match spin_sdk::http::send(outgoing).await {
+        Ok(response) => response,
+        Err(e) => {
+            eprintln!("quarry-spin: origin {url} unreachable: {e:?}");
+            return None;
+        }
+    };
     let status = response.status().as_u16();
     let bytes = response.into_body().bytes().await.ok()?;
-    quarry_edge::origin_json(status, &bytes, why)
+    let json = quarry_edge::origin_json(status, &bytes, why);
+    if json.is_none() {
+        eprintln!("quarry-spin: origin {url} answered {status} without a contract output");
+    }
+    json
 }
 
 /// Reads the body, stopping one byte past the contract's limit so an
@@ -79,7 +95,7 @@ async fn ask_origin(url: &str, body: String, why: Escalation) -> Option<String> 
 async fn read_body(
     body: spin_sdk::wasip3::http_compat::IncomingRequestBody,
 ) -> Result<Vec<u8>, HttpError> {
-    let limit = quarry::contract::MAX_REQUEST_BYTES;
+    let limit = quarry_edge::MAX_REQUEST_BYTES;
     let mut out = Vec::new();
     let mut stream = body.stream();
     while let Some(chunk) = stream.next().await {
@@ -94,7 +110,8 @@ async fn read_body(
 
 fn reply(status: u16, content_type: &str, body: String, cold: bool) -> Reply {
     let mut response = Response::new(body);
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     if let Ok(v) = content_type.parse() {
         headers.insert(http::header::CONTENT_TYPE, v);
@@ -103,6 +120,9 @@ fn reply(status: u16, content_type: &str, body: String, cold: bool) -> Reply {
         "x-quarry-cold",
         http::HeaderValue::from_static(if cold { "1" } else { "0" }),
     );
+    if let Some(bytes) = quarry_edge::linear_memory_bytes() {
+        headers.insert("x-quarry-memory-bytes", http::HeaderValue::from(bytes));
+    }
     response
 }
 

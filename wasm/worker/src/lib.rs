@@ -30,8 +30,8 @@ async fn serve(mut req: worker::Request, env: &Env) -> std::result::Result<Respo
         .await
         .map_err(|e| HttpError::new(400, "malformed_request", e.to_string()))?;
     let request = Request::parse(&body)?;
-    let config = Config::from_vars(|k| env.var(k).ok().map(|v| v.to_string()))
-        .map_err(HttpError::config)?;
+    let config =
+        Config::from_vars(|k| env.var(k).ok().map(|v| v.to_string())).map_err(HttpError::config)?;
     // The engine lives as long as the isolate; `cold` marks the request
     // that paid for loading it.
     let cold = quarry_edge::load()?;
@@ -73,16 +73,31 @@ async fn ask_origin(url: &str, body: String, why: Escalation) -> Option<String> 
         .with_headers(headers)
         .with_body(Some(body.into()));
     let outgoing = worker::Request::new_with_init(url, &init).ok()?;
-    let mut response = Fetch::Request(outgoing).send().await.ok()?;
+    let mut response = match Fetch::Request(outgoing).send().await {
+        Ok(response) => response,
+        Err(e) => {
+            worker::console_warn!("quarry-worker: origin {url} unreachable: {e}");
+            return None;
+        }
+    };
     let status = response.status_code();
     let bytes = response.bytes().await.ok()?;
-    quarry_edge::origin_json(status, &bytes, why)
+    let json = quarry_edge::origin_json(status, &bytes, why);
+    if json.is_none() {
+        worker::console_warn!(
+            "quarry-worker: origin {url} answered {status} without a contract output"
+        );
+    }
+    json
 }
 
 fn reply(status: u16, content_type: &str, body: String, cold: bool) -> Result<Response> {
     let headers = Headers::new();
     headers.set("content-type", content_type)?;
     headers.set("x-quarry-cold", if cold { "1" } else { "0" })?;
+    if let Some(bytes) = quarry_edge::linear_memory_bytes() {
+        headers.set("x-quarry-memory-bytes", &bytes.to_string())?;
+    }
     Ok(Response::from_bytes(body.into_bytes())?
         .with_status(status)
         .with_headers(headers))
