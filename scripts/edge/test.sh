@@ -16,6 +16,6 @@ CARGO_TARGET_DIR="$NATIVE_TARGET" nice -n 10 cargo build --release -p quarry-nat
 export QUARRY_BIN="$NATIVE_TARGET/release/quarry"
 
 # The shared logic's unit tests run natively (the same code the artefacts run).
-(cd wasm && CARGO_TARGET_DIR="$NATIVE_TARGET/edge" nice -n 10 cargo test -p quarry-edge)
+(cd wasm && CARGO_TARGET_DIR="${QUARRY_EDGE_NATIVE_TARGET_DIR:-$HOME/.cache/quarry/target-edge-native}" nice -n 10 cargo test -p quarry-edge)
 
 python3 tests/edge/edge_test.py "$@"

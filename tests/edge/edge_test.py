@@ -243,7 +243,7 @@ const quarry :Workerd.Worker = (
 class Wasmtime(Runtime):
     name = "spin"
 
-    def start(self, threshold, origin):
+    def start(self, threshold, origin, extra=()):
         build = os.path.join(ROOT, "wasm", "spin", "build")
         cwasm = os.path.join(build, "quarry_spin.cwasm")
         port = free_port()
@@ -252,7 +252,7 @@ class Wasmtime(Runtime):
         self.proc = subprocess.Popen(
             [os.environ["WASMTIME_BIN"], "serve", "-Scli", "-Sp3", "-Wcomponent-model-async",
              "--addr", f"127.0.0.1:{port}", "--env", f"QUARRY_ORIGIN={origin}",
-             "--env", f"QUARRY_FALLBACK_THRESHOLD={threshold}", "--allow-precompiled", cwasm],
+             "--env", f"QUARRY_FALLBACK_THRESHOLD={threshold}", *extra, "--allow-precompiled", cwasm],
             stdout=log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{port}"
         wait_ready(self.url + "/readyz", self.proc, "wasmtime serve")
@@ -358,7 +358,7 @@ def test_runtime(rt, origin, inputs, natives):
 
     # B: threshold 1.0 escalates every model answer; denials stay at the edge.
     rt.start(1.0, origin)
-    escalated = 0
+    escalated, escalated_latency = 0, []
     for i, (inp, native) in enumerate(zip(inputs, natives)):
         status, _, body, elapsed = request(endpoint(), inp)
         if not check(status == 200, f"{name} escalate {i} status", f"{status} {body}"):
@@ -368,11 +368,14 @@ def test_runtime(rt, origin, inputs, natives):
                   f"{name} denial {i} stays at the edge", body)
         else:
             escalated += 1
+            escalated_latency.append(elapsed)
             check(body.get("served_by") == "origin" and body.get("escalation") in ("low_confidence", "model_error"),
                   f"{name} escalate {i} served_by origin", {k: body.get(k) for k in ("served_by", "escalation")})
             d = diff(native, body)
             check(d == "", f"{name} escalate {i} = native", d)
     timings[name]["escalated_at_threshold_1"] = f"{escalated}/{len(inputs)}"
+    if escalated_latency:
+        timings[name]["escalated_p50_ms"] = round(statistics.median(escalated_latency) * 1000, 1)
     status, headers, payload, _ = request(endpoint(), dict(inputs[0], stream=True), raw=True)
     events = parse_sse(payload)
     check(status == 200 and events and events[-1]["event"] == "done"
@@ -395,6 +398,20 @@ def test_runtime(rt, origin, inputs, natives):
                   and body.get("escalation") in ("low_confidence", "model_error"), f"{name} degraded {i} flags",
                   {k: body.get(k) for k in ("served_by", "degraded", "escalation")})
     rt.stop()
+
+    if name == "spin":
+        # Spin itself may give every request a fresh instance; wasmtime
+        # serve reuses WASIp3 instances unless told not to. One instance per
+        # request shows what each request then pays (model load included).
+        rt.start(0, "", extra=("--max-instance-reuse-count", "1"))
+        fresh = []
+        for inp in inputs[:10]:
+            status, headers, body, elapsed = request(endpoint(), inp)
+            check(status == 200 and (headers.get("x-quarry-cold") or headers.get("X-Quarry-Cold")) == "1",
+                  f"{name} fresh instance per request", f"{status} {headers}")
+            fresh.append(elapsed)
+        timings[name]["fresh_instance_per_request_p50_ms"] = round(statistics.median(fresh) * 1000, 1)
+        rt.stop()
 
 
 def main():
