@@ -231,4 +231,35 @@ impl Quarry {
             .map_err(quarry_error)?;
         logits.flatten_all().and_then(|l| l.to_vec1()).map_err(err)
     }
+
+    /// Like `probeTaggerLogits`, but through the same weights dequantized to
+    /// F32 (`config_json`: the model's `config.json`), so no matmul
+    /// re-quantizes activations: shows how much of the drift that causes.
+    #[wasm_bindgen(js_name = probeTaggerLogitsF32)]
+    pub fn probe_tagger_logits_f32(
+        &self,
+        query: &str,
+        gguf: &[u8],
+        config_json: &[u8],
+    ) -> Result<Vec<f32>, JsValue> {
+        let err = |e: candle_core::Error| js_error("generation", &e.to_string());
+        let model = probe::f32_model(gguf, config_json).map_err(err)?;
+        let prompt = quarry::prompt::tagger(query, self.engine.style());
+        let (ids, _) = self
+            .engine
+            .tokenizer()
+            .encode_prompt(&prompt)
+            .map_err(quarry_error)?;
+        let tokens = candle_core::Tensor::new(ids.as_slice(), &candle_core::Device::Cpu)
+            .and_then(|t| t.unsqueeze(0))
+            .map_err(err)?;
+        let logits = model
+            .forward_last(&tokens, &mut quarry::model::KvCache::new())
+            .map_err(quarry_error)?;
+        logits.flatten_all().and_then(|l| l.to_vec1()).map_err(err)
+    }
 }
+
+#[cfg(feature = "probe")]
+#[path = "../../../scripts/wasm/probe/src/f32_model.rs"]
+mod probe;

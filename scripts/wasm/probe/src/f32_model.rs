@@ -1,0 +1,45 @@
+//! A GGUF model with every weight dequantized to F32 (shared by the native
+//! probe and the browser crate's `probe` feature).
+use std::collections::HashMap;
+use std::io::Cursor;
+
+use candle_core::quantized::gguf_file;
+use candle_core::{DType, Device, Error, Result};
+use candle_nn::VarBuilder;
+use quarry::model::{Config, Qwen2};
+
+/// Hugging Face name for a llama.cpp `qwen2` tensor name.
+fn hf_name(gguf: &str) -> String {
+    match gguf {
+        "token_embd.weight" => return "model.embed_tokens.weight".into(),
+        "output_norm.weight" => return "model.norm.weight".into(),
+        "output.weight" => return "lm_head.weight".into(),
+        _ => {}
+    }
+    let mapped = gguf
+        .replace("blk.", "layers.")
+        .replace("attn_output", "self_attn.o_proj")
+        .replace("attn_norm", "input_layernorm")
+        .replace("attn_q", "self_attn.q_proj")
+        .replace("attn_k", "self_attn.k_proj")
+        .replace("attn_v", "self_attn.v_proj")
+        .replace("ffn_gate", "mlp.gate_proj")
+        .replace("ffn_up", "mlp.up_proj")
+        .replace("ffn_down", "mlp.down_proj")
+        .replace("ffn_norm", "post_attention_layernorm");
+    format!("model.{mapped}")
+}
+
+pub fn f32_model(gguf: &[u8], config_json: &[u8]) -> Result<Qwen2> {
+    let device = Device::Cpu;
+    let mut reader = Cursor::new(gguf);
+    let content = gguf_file::Content::read(&mut reader)?;
+    let mut tensors = HashMap::new();
+    for name in content.tensor_infos.keys() {
+        let qt = content.tensor(&mut reader, name, &device)?;
+        tensors.insert(hf_name(name), qt.dequantize(&device)?);
+    }
+    let config = Config::from_json(config_json).map_err(Error::wrap)?;
+    let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
+    Qwen2::from_var_builder(config, vb, false).map_err(Error::wrap)
+}
