@@ -14,7 +14,7 @@ use std::ops::ControlFlow;
 use candle_core::{Device, Tensor};
 
 use crate::decode::{Decoder, MAX_REWRITE_CHARS};
-use crate::error::Result;
+use crate::error::{QuarryError, Result};
 use crate::generator::{GenerationRequest, GenerationStats, Generator};
 use crate::model::{model_err, KvCache, Qwen2};
 use crate::prompt::{Style, Task};
@@ -125,17 +125,6 @@ impl Engine {
             .and_then(|t| t.unsqueeze(0))
             .map_err(model_err("tokens"))
     }
-
-    fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
-        let logits = self
-            .model
-            .forward_last(&self.token_tensor(tokens)?, cache)?;
-        logits
-            .squeeze(0)
-            .and_then(|l| l.to_dtype(candle_core::DType::F32))
-            .and_then(|l| l.to_vec1::<f32>())
-            .map_err(model_err("logits"))
-    }
 }
 
 /// One generation in progress: its grammar state, KV cache and the logits
@@ -167,22 +156,26 @@ impl Sequence {
 }
 
 impl Engine {
-    /// Starts a generation: the task's cached prefix plus the request's own
-    /// tokens, run in one forward pass.
+    /// Starts a generation on the task's cached prefix. The request's own
+    /// tokens run in the next [`Engine::step`], batched with other work.
     pub fn start(&mut self, request: &GenerationRequest<'_>) -> Result<Sequence> {
         let prompt = request.prompt;
-        let mut cache = self.prefix_cache(&prompt.prefix)?;
+        let cache = self.prefix_cache(&prompt.prefix)?;
         let body = self.tokenizer.encode(&prompt.body)?;
+        if body.is_empty() {
+            return Err(QuarryError::Generation(
+                "a prompt with an empty body".into(),
+            ));
+        }
         let stats = GenerationStats {
             prompt_tokens: cache.len() + body.len(),
             ..GenerationStats::default()
         };
-        let logits = self.forward(&body, &mut cache)?;
         Ok(Sequence {
             matcher: self.decoder.matcher(&request.constraint)?,
             cache,
-            logits,
-            pending: Vec::new(),
+            logits: Vec::new(),
+            pending: body,
             stats,
             limit: max_new_tokens(prompt.task),
             finished: false,
@@ -190,13 +183,15 @@ impl Engine {
     }
 
     /// Advances every unfinished sequence by one decision (the tokens the
-    /// grammar forces, or one free token) and returns the bytes each chose.
-    /// Single-token steps of all sequences share one batched forward pass.
+    /// grammar forces, or one free token; a new sequence's prompt first)
+    /// and returns the bytes each chose. Whatever the sequences need run
+    /// through the model goes in one packed forward pass.
     pub fn step(&mut self, sequences: &mut [&mut Sequence]) -> Result<Vec<Vec<u8>>> {
         let end_of_turn = self.tokenizer.end_of_turn();
         let mut texts = vec![Vec::new(); sequences.len()];
         for (seq, text) in sequences.iter_mut().zip(texts.iter_mut()) {
-            if seq.finished {
+            // A sequence without logits still has its prompt pending.
+            if seq.finished || seq.logits.is_empty() {
                 continue;
             }
             if let Some(tokens) = decide(seq, end_of_turn) {
@@ -204,43 +199,33 @@ impl Engine {
                 seq.pending = tokens;
             }
         }
-        // Multi-token (forced) steps run alone; single tokens run together.
-        let mut batch: Vec<usize> = Vec::new();
-        for (i, seq) in sequences.iter_mut().enumerate() {
-            if seq.finished || seq.pending.is_empty() {
-                continue;
-            }
-            if seq.pending.len() == 1 {
-                batch.push(i);
-            } else {
-                let tokens = std::mem::take(&mut seq.pending);
-                seq.logits = self.forward(&tokens, &mut seq.cache)?;
-            }
+        let runs: Vec<usize> = (0..sequences.len())
+            .filter(|&i| !sequences[i].finished && !sequences[i].pending.is_empty())
+            .collect();
+        if runs.is_empty() {
+            return Ok(texts);
         }
-        match batch.as_slice() {
-            [] => {}
-            [one] => {
-                let seq = &mut sequences[*one];
-                let tokens = std::mem::take(&mut seq.pending);
-                seq.logits = self.forward(&tokens, &mut seq.cache)?;
-            }
-            many => {
-                let tokens: Vec<u32> = many.iter().map(|&i| sequences[i].pending[0]).collect();
-                let mut caches: Vec<KvCache> = many
-                    .iter()
-                    .map(|&i| std::mem::take(&mut sequences[i].cache))
-                    .collect();
-                let logits = self.model.forward_decode_batch(&tokens, &mut caches)?;
-                for (row, (&i, cache)) in many.iter().zip(caches).enumerate() {
-                    let seq = &mut sequences[i];
-                    seq.cache = cache;
-                    seq.pending.clear();
-                    seq.logits = logits
-                        .get(row)
-                        .and_then(|l| l.to_vec1::<f32>())
-                        .map_err(model_err("logits"))?;
-                }
-            }
+        let pending: Vec<Vec<u32>> = runs
+            .iter()
+            .map(|&i| std::mem::take(&mut sequences[i].pending))
+            .collect();
+        let segments: Vec<&[u32]> = pending.iter().map(Vec::as_slice).collect();
+        let mut caches: Vec<KvCache> = runs
+            .iter()
+            .map(|&i| std::mem::take(&mut sequences[i].cache))
+            .collect();
+        let logits = self.model.forward_packed(&segments, &mut caches);
+        for (&i, cache) in runs.iter().zip(caches) {
+            sequences[i].cache = cache;
+        }
+        let logits = logits?
+            .to_dtype(candle_core::DType::F32)
+            .map_err(model_err("logits"))?;
+        for (row, &i) in runs.iter().enumerate() {
+            sequences[i].logits = logits
+                .get(row)
+                .and_then(|l| l.to_vec1::<f32>())
+                .map_err(model_err("logits"))?;
         }
         Ok(texts)
     }

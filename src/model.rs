@@ -605,25 +605,45 @@ impl Qwen2 {
     }
 
     /// One decoding step for many sequences at once: `tokens[i]` continues
-    /// the sequence whose keys and values are in `caches[i]`. Projections,
-    /// MLPs and the LM head run as one batched product; attention runs per
-    /// sequence over its own cache, whose lengths may differ. Returns
+    /// the sequence whose keys and values are in `caches[i]`. Returns
     /// `[batch, vocab]`, row `i` equal to what `forward_last` would give.
     pub fn forward_decode_batch(&self, tokens: &[u32], caches: &mut [KvCache]) -> Result<Tensor> {
-        self.decode_batch_inner(tokens, caches)
+        let segments: Vec<&[u32]> = tokens.iter().map(std::slice::from_ref).collect();
+        self.forward_packed(&segments, caches)
+    }
+
+    /// One forward pass for many sequences that each add any number of
+    /// tokens (a prompt to prefill, forced tokens, one free token):
+    /// `segments[i]` continues the sequence in `caches[i]`. All new tokens
+    /// are packed into one set of rows, so projections, MLPs and the LM head
+    /// run as single products; attention runs per sequence over its own
+    /// cache (causal within the segment). Returns `[batch, vocab]`, row `i`
+    /// the logits after segment `i`'s last token, as `forward_last` gives.
+    pub fn forward_packed(&self, segments: &[&[u32]], caches: &mut [KvCache]) -> Result<Tensor> {
+        self.packed_inner(segments, caches)
             .map_err(model_err("batched forward"))
     }
 
-    fn decode_batch_inner(
+    fn packed_inner(
         &self,
-        tokens: &[u32],
+        segments: &[&[u32]],
         caches: &mut [KvCache],
     ) -> candle_core::Result<Tensor> {
-        let batch = tokens.len();
+        let batch = segments.len();
         if batch != caches.len() || batch == 0 {
-            candle_core::bail!("{batch} tokens for {} caches", caches.len());
+            candle_core::bail!("{batch} segments for {} caches", caches.len());
         }
-        let positions: Vec<u32> = caches.iter().map(|c| c.len as u32).collect();
+        if segments.iter().any(|s| s.is_empty()) {
+            candle_core::bail!("an empty segment");
+        }
+        let mut positions: Vec<u32> = Vec::new();
+        let mut ids: Vec<u32> = Vec::new();
+        let mut last_rows: Vec<u32> = Vec::with_capacity(batch);
+        for (segment, cache) in segments.iter().zip(caches.iter()) {
+            positions.extend((cache.len..cache.len + segment.len()).map(|p| p as u32));
+            ids.extend_from_slice(segment);
+            last_rows.push(ids.len() as u32 - 1);
+        }
         if positions
             .iter()
             .any(|&p| p as usize >= self.cos.dim(0).unwrap_or(0))
@@ -635,36 +655,48 @@ impl Qwen2 {
                 cache.layers = vec![None; self.blocks.len()];
             }
         }
+        // Every new token is a row of its own: `[rows, 1, hidden]`.
+        let rows = ids.len();
         let positions = Tensor::new(positions.as_slice(), &self.device)?;
         let cos = self.cos.index_select(&positions, 0)?.unsqueeze(1)?;
         let sin = self.sin.index_select(&positions, 0)?.unsqueeze(1)?;
-        let ids = Tensor::new(tokens, &self.device)?.unsqueeze(1)?;
+        let ids = Tensor::new(ids.as_slice(), &self.device)?.unsqueeze(1)?;
         let mut x = self.embed.embedding(&ids)?;
         let hidden = self.config.hidden_size;
+        // `[len, heads, 1, d]` rows of one segment as `[1, heads, len, d]`.
+        let gather = |t: &Tensor, start: usize, len: usize| {
+            t.narrow(0, start, len)?.transpose(0, 2)?.contiguous()
+        };
         for (layer, block) in self.blocks.iter().enumerate() {
             let normed = self.rms_norm(&x, &block.attn_norm)?;
-            let (q, k, v) = self.project(block, &normed, &cos, &sin, batch, 1)?;
+            let (q, k, v) = self.project(block, &normed, &cos, &sin, rows, 1)?;
             let mut outs = Vec::with_capacity(batch);
-            for (i, cache) in caches.iter_mut().enumerate() {
+            let mut start = 0;
+            for (segment, cache) in segments.iter().zip(caches.iter_mut()) {
+                let len = segment.len();
+                let mask = causal_mask(len, cache.len, &self.device)?;
                 let (k, v) = append(
                     &mut cache.layers[layer],
-                    k.narrow(0, i, 1)?,
-                    v.narrow(0, i, 1)?,
+                    gather(&k, start, len)?,
+                    gather(&v, start, len)?,
                 )?;
-                outs.push(self.attend(&q.narrow(0, i, 1)?, &k, &v, None)?);
+                let out = self.attend(&gather(&q, start, len)?, &k, &v, mask.as_ref())?;
+                outs.push(out.transpose(0, 2)?);
+                start += len;
             }
             let attended = Tensor::cat(&outs, 0)?
                 .transpose(1, 2)?
-                .reshape((batch, 1, hidden))?;
+                .reshape((rows, 1, hidden))?;
             let x1 = (&x + block.o.forward(&attended)?)?;
             let normed = self.rms_norm(&x1, &block.mlp_norm)?;
             let gated = candle_nn::ops::silu(&block.gate.forward(&normed)?)?;
             x = (&x1 + block.down.forward(&(gated * block.up.forward(&normed)?)?)?)?;
         }
-        for cache in caches.iter_mut() {
-            cache.len += 1;
+        for (segment, cache) in segments.iter().zip(caches.iter_mut()) {
+            cache.len += segment.len();
         }
-        let x = self.rms_norm(&x, &self.norm)?;
+        let last_rows = Tensor::new(last_rows.as_slice(), &self.device)?;
+        let x = self.rms_norm(&x.index_select(&last_rows, 0)?, &self.norm)?;
         project(&self.head, &x)?.squeeze(1)
     }
 
@@ -873,6 +905,44 @@ mod tests {
                 assert_eq!(caches[i].len(), cache.len());
             }
         }
+    }
+
+    #[test]
+    fn packed_segments_of_any_length_equal_separate_forwards() {
+        let model = random_model();
+        // A fresh prompt, a forced run on a cache, one token on a cache.
+        let starts: [&[u32]; 3] = [&[], &[4, 5, 6], &[9, 2]];
+        let segments: [&[u32]; 3] = [&[1, 2, 3, 4], &[7, 8, 1], &[3]];
+        let mut caches = Vec::new();
+        for start in starts {
+            let mut cache = KvCache::new();
+            if !start.is_empty() {
+                let t = Tensor::new(start, &Device::Cpu)
+                    .unwrap()
+                    .unsqueeze(0)
+                    .unwrap();
+                model.forward_last(&t, &mut cache).unwrap();
+            }
+            caches.push(cache);
+        }
+        let mut single = caches.clone();
+        let packed = model.forward_packed(&segments, &mut caches).unwrap();
+        for (i, cache) in single.iter_mut().enumerate() {
+            let t = Tensor::new(segments[i], &Device::Cpu)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap();
+            let one = model.forward_last(&t, cache).unwrap().squeeze(0).unwrap();
+            let diff = (packed.get(i).unwrap() - one)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max(0)
+                .unwrap();
+            assert!(diff.to_scalar::<f32>().unwrap() < 1e-5, "segment {i}");
+            assert_eq!(caches[i].len(), cache.len());
+        }
+        assert!(model.forward_packed(&[&[]], &mut [KvCache::new()]).is_err());
     }
 
     #[test]

@@ -260,6 +260,33 @@ const ILLEGAL_GOODS: &[&str] = &[
     "organs",
 ];
 
+/// Violence aimed at a group of people ("kill all immigrants"); shooting
+/// stays out, since photo shoots have women's fashion.
+const GROUP_VIOLENCE: &[&str] = &[
+    "kill",
+    "killing",
+    "murder",
+    "murdering",
+    "exterminate",
+    "exterminating",
+    "slaughter",
+    "slaughtering",
+    "lynch",
+    "lynching",
+    "gas",
+    "gassing",
+    "stab",
+    "stabbing",
+    "bomb",
+    "bombing",
+    "hurt",
+    "hurting",
+    "beat up",
+    "deport all",
+];
+/// Words that may stand between the act and the group.
+const GROUP_FILLERS: &[&str] = &["", "all ", "the ", "some ", "those ", "more "];
+
 /// Groups that a discriminatory filter targets.
 const GROUPS: &[&str] = &[
     "black",
@@ -387,7 +414,14 @@ pub fn screen(query: &str) -> Option<Category> {
     if has(SELF_HARM) {
         return Some(Category::SelfHarm);
     }
-    if has(VIOLENT) || pairs(VIOLENT_ACTS, PERSONS) {
+    let group_violence = GROUP_VIOLENCE.iter().any(|act| {
+        GROUP_FILLERS.iter().any(|filler| {
+            GROUPS
+                .iter()
+                .any(|group| contains_phrase(&words, &format!("{act} {filler}{group}")))
+        })
+    });
+    if has(VIOLENT) || pairs(VIOLENT_ACTS, PERSONS) || group_violence {
         return Some(Category::Violent);
     }
     if is_discriminatory(&words) {
@@ -522,6 +556,9 @@ mod tests {
         "cook jobs at a steakhouse",
         "moving company driver",
         "attack surface analyst",
+        "photo shoot women's fashion stylist",
+        "pest control technician kill bugs",
+        "gas station attendant for young people",
     ];
 
     #[test]
@@ -560,6 +597,9 @@ mod tests {
             ("shoot my coworkers", Category::Violent),
             ("side gig smuggling cocaine", Category::Illegal),
             ("job forging diplomas", Category::Illegal),
+            ("kill all immigrants jobs", Category::Violent),
+            ("jobs for killing immigrants", Category::Violent),
+            ("how to hurt gay people", Category::Violent),
         ];
         for (query, category) in cases {
             assert_eq!(screen(query), Some(category), "{query}");

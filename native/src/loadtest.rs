@@ -50,6 +50,9 @@ pub struct Args {
     /// `--max-batch` of the server started here.
     #[arg(long, default_value_t = 32)]
     pub max_batch: usize,
+    /// `--workers` of the server started here (default: the server's).
+    #[arg(long)]
+    pub workers: Option<usize>,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -73,6 +76,9 @@ fn spawn_server(args: &Args) -> Result<Spawned, String> {
     command.args(["serve", "--addr", "127.0.0.1:0", "--max-batch"]);
     command.arg(args.max_batch.to_string());
     command.args(["--queue", "1024", "--device", &args.model.device]);
+    if let Some(workers) = args.workers {
+        command.arg("--workers").arg(workers.to_string());
+    }
     if let Some(model) = &args.model.model {
         command.arg("--model").arg(model);
     }

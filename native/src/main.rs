@@ -128,7 +128,16 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Understand(args) => understand::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Export(args) => export::run(args),
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => {
+            // One compute thread: the model's products are small, so
+            // splitting them across cores costs more in synchronisation than
+            // it saves; the server's parallelism is batching, and the other
+            // cores serve connections and route requests.
+            if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+                std::env::set_var("RAYON_NUM_THREADS", "1");
+            }
+            serve::run(args)
+        }
         Command::Loadtest(args) => loadtest::run(args),
         Command::Bench(args) => {
             // One thread per worker: candle then multiplies on the calling

@@ -8,6 +8,7 @@
 //! the stage to the loop and relays its text back as it comes.
 
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,23 +33,52 @@ enum Reply {
     Done(Result<GenerationStats, QuarryError>),
 }
 
-/// The handle requests use to reach the batching loop.
+/// The handle requests use to reach the batching loops (one per engine).
 #[derive(Clone)]
 pub struct Batcher {
+    workers: Arc<Vec<Worker>>,
+}
+
+struct Worker {
     jobs: mpsc::SyncSender<Job>,
+    /// Stages sent and not yet answered: new stages go to the least loaded.
+    load: AtomicUsize,
 }
 
 impl Batcher {
-    /// Starts the loop on its own thread; it runs until every handle is gone.
-    pub fn spawn(engine: Engine, max_batch: usize, metrics: Arc<Metrics>) -> Batcher {
-        // The channel only carries jobs of admitted requests (the server
-        // bounds those), so its capacity is not a second queue limit.
-        let (jobs, incoming) = mpsc::sync_channel(max_batch.max(1) * 4);
-        std::thread::Builder::new()
-            .name("quarry-batcher".into())
-            .spawn(move || run(engine, incoming, max_batch.max(1), &metrics))
-            .expect("spawning the batching thread");
-        Batcher { jobs }
+    /// Starts one loop per engine, each on its own thread; they run until
+    /// every handle is gone.
+    pub fn spawn(engines: Vec<Engine>, max_batch: usize, metrics: Arc<Metrics>) -> Batcher {
+        let max_batch = max_batch.max(1);
+        let workers = engines
+            .into_iter()
+            .enumerate()
+            .map(|(i, engine)| {
+                // The channel only carries stages of admitted requests (the
+                // server bounds those), so it is not a second queue limit.
+                let (jobs, incoming) = mpsc::sync_channel(max_batch * 4);
+                let metrics = metrics.clone();
+                std::thread::Builder::new()
+                    .name(format!("quarry-batcher-{i}"))
+                    .spawn(move || {
+                        // Candle's CPU kernels use rayon. Called from outside
+                        // a pool, every product is handed to a pool thread and
+                        // waited for; inside a one-thread pool they run inline.
+                        match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+                            Ok(pool) => pool.install(|| run(engine, incoming, max_batch, &metrics)),
+                            Err(_) => run(engine, incoming, max_batch, &metrics),
+                        }
+                    })
+                    .expect("spawning a batching thread");
+                Worker {
+                    jobs,
+                    load: AtomicUsize::new(0),
+                }
+            })
+            .collect();
+        Batcher {
+            workers: Arc::new(workers),
+        }
     }
 
     /// A generator for one request, whose stages must finish by `deadline`.
@@ -66,11 +96,20 @@ impl Batcher {
     }
 }
 
-/// A [`Generator`] whose every call is one sequence in the shared batch.
+/// A [`Generator`] whose every call is one sequence in a shared batch.
 pub struct BatchedGenerator<'a> {
     batcher: &'a Batcher,
     deadline: Instant,
     gone: &'a dyn Fn() -> bool,
+}
+
+/// Releases a worker's load count when a stage ends, however it ends.
+struct Load<'a>(&'a AtomicUsize);
+
+impl Drop for Load<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Generator for BatchedGenerator<'_> {
@@ -86,7 +125,15 @@ impl Generator for BatchedGenerator<'_> {
             deadline: self.deadline,
             replies,
         };
-        self.batcher
+        let worker = self
+            .batcher
+            .workers
+            .iter()
+            .min_by_key(|w| w.load.load(Ordering::Acquire))
+            .ok_or_else(|| QuarryError::Generation("no model workers".into()))?;
+        worker.load.fetch_add(1, Ordering::AcqRel);
+        let _load = Load(&worker.load);
+        worker
             .jobs
             .send(job)
             .map_err(|_| QuarryError::Generation("the batching loop has stopped".into()))?;

@@ -42,6 +42,10 @@ pub struct Args {
     /// with `Retry-After`.
     #[arg(long, default_value_t = 256)]
     pub queue: usize,
+    /// Model workers, each an engine with its own batching loop on its own
+    /// thread (default: one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
     /// Per-request time limit in milliseconds (504 past it).
     #[arg(long, default_value_t = 10_000)]
     pub timeout_ms: u64,
@@ -91,7 +95,16 @@ async fn serve(args: Args) -> Result<(), String> {
         let args = args.clone();
         let state = state.clone();
         tokio::task::spawn_blocking(move || -> Result<(), String> {
+            let workers = args
+                .workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+                .max(1);
             let (engine, took) = load(&args.model)?;
+            // The copies share nothing mutable; each keeps its own prefix caches.
+            let mut engines = vec![engine];
+            for _ in 1..workers {
+                engines.push(load(&args.model)?.0);
+            }
             let model_path = args
                 .model
                 .model
@@ -101,9 +114,9 @@ async fn serve(args: Args) -> Result<(), String> {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "quarry".into());
-            tracing::info!(model = %name, load_ms = took.as_millis() as u64, "model loaded; ready");
-            let style = engine.style();
-            let batcher = batcher::Batcher::spawn(engine, args.max_batch, metrics.clone());
+            tracing::info!(model = %name, load_ms = took.as_millis() as u64, workers, "model loaded; ready");
+            let style = engines[0].style();
+            let batcher = batcher::Batcher::spawn(engines, args.max_batch, metrics.clone());
             let service = service::Service::new(
                 batcher,
                 style,

@@ -34,7 +34,7 @@ fn app_with(max_batch: usize, max_admitted: usize, timeout: Duration) -> (Router
     let (engine, _) = load(&model_args()).expect("the default model loads");
     let metrics = Arc::new(Metrics::new());
     let style = engine.style();
-    let batcher = Batcher::spawn(engine, max_batch, metrics.clone());
+    let batcher = Batcher::spawn(vec![engine], max_batch, metrics.clone());
     let service = Service::new(
         batcher,
         style,
