@@ -4,6 +4,8 @@
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const MODEL_URL = params.get("model") || "./models/quarry-q8_0.gguf";
+// ?weights=f32 dequantizes the model at load (matches native CANDLE_DEQUANTIZE_ALL=1).
+const DEQUANTIZE = params.get("weights") === "f32";
 
 const PRESETS = [
   { label: "No profile", profile: null },
@@ -262,7 +264,7 @@ function onReady(info) {
   $("status").className = "status ready";
   $("status").textContent =
     `Ready: model (${(info.modelBytes / 1e6).toFixed(1)} MB) loaded and warmed up in ${Math.round(info.loadMs)} ms, on this device.`;
-  $("build-info").textContent = `quarry-browser ${info.version} · prompt style ${info.style} · WebAssembly + SIMD128`;
+  $("build-info").textContent = `quarry-browser ${info.version} · prompt style ${info.style} · weights ${info.weights} · WebAssembly + SIMD128`;
   document.body.dataset.ready = "true";
   pump();
 }
@@ -341,7 +343,7 @@ function setup() {
     $("examples").append(b);
   }
   updateProfileSummary();
-  worker.postMessage({ type: "load", modelUrl: new URL(MODEL_URL, location.href).href });
+  worker.postMessage({ type: "load", modelUrl: new URL(MODEL_URL, location.href).href, dequantize: DEQUANTIZE });
 }
 
 window.quarryTimings = { scriptStartMs: performance.now() };

@@ -3,7 +3,7 @@
 // and rendering never wait for the model. Streaming events are posted the
 // moment the router emits them; the page renders them while we go on.
 //
-// Messages in:  {type: "load", modelUrl}
+// Messages in:  {type: "load", modelUrl, dequantize}
 //               {type: "understand", id, input}
 // Messages out: {type: "ready", loadMs, fetchMs, initMs, modelBytes, style, version}
 //               {type: "event", id, event}
@@ -22,7 +22,7 @@ function plainError(e) {
   };
 }
 
-async function load(modelUrl) {
+async function load(modelUrl, dequantize) {
   const t0 = performance.now();
   const [, modelBytes] = await Promise.all([
     init(),
@@ -32,7 +32,7 @@ async function load(modelUrl) {
     }),
   ]);
   const t1 = performance.now();
-  quarry = Quarry.load(new Uint8Array(modelBytes));
+  quarry = Quarry.load(new Uint8Array(modelBytes), undefined, undefined, dequantize);
   const t2 = performance.now();
   postMessage({
     type: "ready",
@@ -41,6 +41,7 @@ async function load(modelUrl) {
     loadMs: t2 - t0,
     modelBytes: modelBytes.byteLength,
     style: quarry.style,
+    weights: dequantize ? "F32 (dequantized at load)" : "as stored",
     version: version(),
   });
 }
@@ -61,7 +62,7 @@ async function understand(id, input) {
 onmessage = async ({ data }) => {
   if (data.type === "load") {
     try {
-      await load(data.modelUrl);
+      await load(data.modelUrl, Boolean(data.dequantize));
     } catch (e) {
       postMessage({ type: "error", id: null, error: plainError(e) });
     }

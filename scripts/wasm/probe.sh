@@ -20,4 +20,4 @@ TOOLCHAIN=$(awk -F'"' '/^channel/ {print $2}' rust-toolchain.toml)
 cp Cargo.lock scripts/wasm/probe/Cargo.lock
 (cd scripts/wasm/probe && nice -n 10 env CARGO_TARGET_DIR="$NATIVE_TARGET" cargo "+$TOOLCHAIN" build --release)
 [ "$#" -gt 0 ] || set -- "jobs in naples" "jobs with fewer than 10 applicants" "data scientist"
-node scripts/wasm/probe/compare.mjs "$OUT" "$NATIVE_TARGET/release/quarry-probe" models/quarry-q8_0.gguf models/config.json "$@"
+node scripts/wasm/probe/compare.mjs "$OUT" "$NATIVE_TARGET/release/quarry-probe" models/quarry-q8_0.gguf "$@"

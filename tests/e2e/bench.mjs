@@ -1,7 +1,7 @@
 // Browser benchmark: model load time and per-query latency of the demo page's
 // engine in headless Chromium (the same worker the page uses).
 //
-//   node bench.mjs [--data tests/data/dev.jsonl] [--loads 3] [--limit N]
+//   node bench.mjs [--data tests/data/dev.jsonl] [--loads 3] [--limit N] [--weights f32]
 // Rows may be inputs ({"query", "profile"?}) or labelled rows ({"input": …}).
 import path from "node:path";
 import { ROOT, launchChromium, openPage, percentile, readJsonl, serveWww } from "./lib.mjs";
@@ -30,11 +30,12 @@ try {
   let page;
   for (let i = 0; i < loads; i++) {
     const context = await browser.newContext();
-    const opened = await openPage(context, server.url, problems);
+    const opened = await openPage(context, server.url + (args.weights === "f32" ? "?weights=f32" : ""), problems);
     loadRuns.push(opened.timings);
     if (i < loads - 1) await context.close(); else page = opened.page;
   }
   const L = (k) => stats(loadRuns.map((t) => t[k]));
+  console.log(`weights: ${args.weights === "f32" ? "F32 (dequantized at load)" : "as stored (Q8_0)"}`);
   console.log(`Chromium ${browser.version()}, ${loads} cold page loads (fresh context each), ms after navigation:`);
   console.log(`  page interactive (DOM + UI wired): p50 ${f(L("domInteractiveMs").p50)}  max ${f(Math.max(...loadRuns.map((t) => t.domInteractiveMs)))}`);
   console.log(`  model ready:                       p50 ${f(L("modelReadyMs").p50)}  max ${f(Math.max(...loadRuns.map((t) => t.modelReadyMs)))}`);

@@ -5,6 +5,8 @@
 // window: it may differ by the seconds between the two runs (≤ 120 s).
 //
 //   QUARRY_NATIVE_BIN=path/to/quarry node e2e.mjs   (scripts/wasm/e2e.sh does it all)
+// QUARRY_E2E_WEIGHTS=f32 runs both sides with the weights dequantized to F32
+// (page: ?weights=f32; native: CANDLE_DEQUANTIZE_ALL=1), see wasm/README.md.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -15,6 +17,7 @@ const GOLDEN = path.join(ROOT, "tests/data/golden.jsonl");
 const MODEL = path.join(ROOT, "models/quarry-q8_0.gguf");
 const ARTIFACTS = process.env.QUARRY_ARTIFACTS || path.join(ROOT, "target/e2e");
 const NATIVE = process.env.QUARRY_NATIVE_BIN;
+const F32 = process.env.QUARRY_E2E_WEIGHTS === "f32";
 if (!NATIVE) { console.error("set QUARRY_NATIVE_BIN to the native `quarry` binary"); process.exit(2); }
 mkdirSync(ARTIFACTS, { recursive: true });
 
@@ -40,7 +43,10 @@ if (!readFileSync(MODEL).equals(readFileSync(path.join(ROOT, "www/models/quarry-
 
 function runNative() {
   const stdin = inputs.map((i) => JSON.stringify(i)).join("\n") + "\n";
-  const r = spawnSync(NATIVE, ["understand", "--jsonl", "--model", MODEL], { input: stdin, encoding: "utf8", maxBuffer: 64 << 20 });
+  const r = spawnSync(NATIVE, ["understand", "--jsonl", "--model", MODEL], {
+    input: stdin, encoding: "utf8", maxBuffer: 64 << 20,
+    env: { ...process.env, CANDLE_DEQUANTIZE_ALL: F32 ? "1" : "0" },
+  });
   if (r.status !== 0) throw new Error(`native quarry failed (${r.status}): ${r.stderr}`);
   const lines = r.stdout.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
   if (lines.length !== inputs.length) throw new Error(`native gave ${lines.length} lines for ${inputs.length} inputs`);
@@ -108,7 +114,8 @@ const server = await serveWww();
 const browser = await launchChromium();
 let exitCode = 0;
 try {
-  const { page, timings } = await openPage(browser, server.url, problems);
+  const { page, timings } = await openPage(browser, server.url + (F32 ? "?weights=f32" : ""), problems);
+  console.log(`weights: ${F32 ? "F32 on both sides (dequantized at load)" : "Q8_0 as shipped"}`);
   console.log(`page: DOM interactive ${timings.domInteractiveMs.toFixed(0)} ms, model ready ${timings.modelReadyMs.toFixed(0)} ms after navigation (worker load ${timings.workerLoadMs.toFixed(0)} ms)`);
   await page.click("#profile-panel summary"); // the profile textarea must be visible to type into
   await page.uncheck("#live");                // one request per Enter keeps the test's ids simple
@@ -166,7 +173,7 @@ try {
   console.log(`outputs: ${kinds.identical} identical, ${kinds.confidenceOnly} differ only in confidence (max |Δ| ${maxConfidenceDrift.toFixed(4)}), ${kinds.decision} differ in intent/tools/rewrite/suggestions/errors`);
   console.log(`page-reported latency over ${latencies.length} queries: p50 ${percentile(latencies, 50)} ms, p95 ${percentile(latencies, 95)} ms`);
   console.log(`screenshots in ${ARTIFACTS}; total ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  writeFileSync(path.join(ARTIFACTS, "e2e-summary.json"), JSON.stringify({ inputs: inputs.length, kinds, maxConfidenceDrift, failures, problems, timings }, null, 2));
+  writeFileSync(path.join(ARTIFACTS, `e2e-summary${F32 ? "-f32" : ""}.json`), JSON.stringify({ inputs: inputs.length, kinds, maxConfidenceDrift, failures, problems, timings }, null, 2));
 } catch (e) {
   failures.push(`error: ${e.stack || e}`);
 } finally {

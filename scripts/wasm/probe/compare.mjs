@@ -1,22 +1,25 @@
 // Compares the browser module's logits with native for the same prompts,
 // with the shipped Q8_0 weights and with the same weights dequantized to F32:
-//   node compare.mjs PKG_DIR NATIVE_BIN MODEL CONFIG_JSON QUERY...
+// (native F32: candle's CANDLE_DEQUANTIZE_ALL=1; wasm F32: Quarry.load's
+// `dequantize` argument).
+//   node compare.mjs PKG_DIR NATIVE_BIN MODEL QUERY...
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 
-const [pkg, native, model, config, ...queries] = process.argv.slice(2);
+const [pkg, native, model, ...queries] = process.argv.slice(2);
 const { Quarry } = createRequire(import.meta.url)(path.resolve(pkg, "quarry_browser.js"));
 const gguf = readFileSync(model);
-const quarry = Quarry.load(gguf);
-const run = (extra) => execFileSync(native, [model, ...extra, ...queries], { maxBuffer: 1 << 28, encoding: "utf8" })
+const q8 = Quarry.load(gguf);
+const f32 = Quarry.load(gguf, undefined, undefined, true);
+const run = (env) => execFileSync(native, [model, ...queries], { maxBuffer: 1 << 28, encoding: "utf8", env: { ...process.env, ...env } })
   .trim().split("\n").map((l) => JSON.parse(l));
 const top = (v) => [...v].map((x, i) => [x, i]).sort((a, b) => b[0] - a[0]).slice(0, 3)
   .map(([x, i]) => `${i}:${x.toFixed(4)}`).join(" ");
 for (const [label, nativeLogits, wasmLogits] of [
-  ["Q8_0 (shipped)", run([]), (q) => quarry.probeTaggerLogits(q)],
-  ["F32 (dequantized)", run(["--f32", config]), (q) => quarry.probeTaggerLogitsF32(q, gguf, readFileSync(config))],
+  ["Q8_0 (shipped)", run({ CANDLE_DEQUANTIZE_ALL: "0" }), (q) => q8.probeTaggerLogits(q)],
+  ["F32 (dequantized at load)", run({ CANDLE_DEQUANTIZE_ALL: "1" }), (q) => f32.probeTaggerLogits(q)],
 ]) {
   console.log(`== ${label}`);
   queries.forEach((q, k) => {

@@ -26,6 +26,8 @@ use quarry::{QuarryError, Router, Taxonomy};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+mod dequantized;
+
 /// A loaded model with its prefix caches computed, ready to understand
 /// queries. One instance serves one query at a time (JS is single-threaded;
 /// a re-entrant call from an event callback is refused by wasm-bindgen).
@@ -42,11 +44,15 @@ impl Quarry {
     /// a `tokenizer.json`, is given), parses the embedded taxonomies and
     /// computes every task's prompt-prefix cache, so the first query pays
     /// nothing extra. `style` is `"compact"` or `"instruct"`; default: what
-    /// the model declares. Throws a `QuarryError` for a corrupt file.
+    /// the model declares. `dequantize` loads every weight matrix as F32
+    /// (4x the memory; matches a native run with `CANDLE_DEQUANTIZE_ALL=1`
+    /// to ~1e-6 in the logits, see wasm/README.md). Throws a `QuarryError`
+    /// for a corrupt file.
     pub fn load(
         model_bytes: &[u8],
         tokenizer_bytes: Option<Vec<u8>>,
         style: Option<String>,
+        dequantize: Option<bool>,
     ) -> Result<Quarry, JsValue> {
         let style = match style.as_deref() {
             None => None,
@@ -66,6 +72,12 @@ impl Quarry {
             &candle_core::Device::Cpu,
         )
         .map_err(quarry_error)?;
+        if dequantize.unwrap_or(false) {
+            let model = dequantized::model(model_bytes, engine.model().config().clone())
+                .map_err(|e| js_error("model", &format!("model: {e}")))?;
+            let (tokenizer, style) = (engine.tokenizer().clone(), engine.style());
+            engine = Engine::new(model, tokenizer, style).map_err(quarry_error)?;
+        }
         engine.warm_up().map_err(quarry_error)?;
         let router = Router::new(Taxonomy::embedded(), engine.style());
         Ok(Quarry {
@@ -231,35 +243,4 @@ impl Quarry {
             .map_err(quarry_error)?;
         logits.flatten_all().and_then(|l| l.to_vec1()).map_err(err)
     }
-
-    /// Like `probeTaggerLogits`, but through the same weights dequantized to
-    /// F32 (`config_json`: the model's `config.json`), so no matmul
-    /// re-quantizes activations: shows how much of the drift that causes.
-    #[wasm_bindgen(js_name = probeTaggerLogitsF32)]
-    pub fn probe_tagger_logits_f32(
-        &self,
-        query: &str,
-        gguf: &[u8],
-        config_json: &[u8],
-    ) -> Result<Vec<f32>, JsValue> {
-        let err = |e: candle_core::Error| js_error("generation", &e.to_string());
-        let model = probe::f32_model(gguf, config_json).map_err(err)?;
-        let prompt = quarry::prompt::tagger(query, self.engine.style());
-        let (ids, _) = self
-            .engine
-            .tokenizer()
-            .encode_prompt(&prompt)
-            .map_err(quarry_error)?;
-        let tokens = candle_core::Tensor::new(ids.as_slice(), &candle_core::Device::Cpu)
-            .and_then(|t| t.unsqueeze(0))
-            .map_err(err)?;
-        let logits = model
-            .forward_last(&tokens, &mut quarry::model::KvCache::new())
-            .map_err(quarry_error)?;
-        logits.flatten_all().and_then(|l| l.to_vec1()).map_err(err)
-    }
 }
-
-#[cfg(feature = "probe")]
-#[path = "../../../scripts/wasm/probe/src/f32_model.rs"]
-mod probe;

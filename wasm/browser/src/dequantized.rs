@@ -1,5 +1,8 @@
-//! A GGUF model with every weight dequantized to F32 (shared by the native
-//! probe and the browser crate's `probe` feature).
+//! The model with every weight matrix dequantized to F32 at load: what
+//! native candle does under `CANDLE_DEQUANTIZE_ALL=1`. Q8_0 matmuls
+//! re-quantize activations to int8, which turns the targets' last-bit
+//! rounding differences into ~1e-2 logit differences; F32 keeps them ~1e-6,
+//! so the browser can match a native run that uses F32 too.
 use std::collections::HashMap;
 use std::io::Cursor;
 
@@ -8,7 +11,8 @@ use candle_core::{DType, Device, Error, Result};
 use candle_nn::VarBuilder;
 use quarry::model::{Config, Qwen2};
 
-/// Hugging Face name for a llama.cpp `qwen2` tensor name.
+/// Hugging Face name for a llama.cpp `qwen2` tensor name (the inverse of
+/// the core's GGUF naming).
 fn hf_name(gguf: &str) -> String {
     match gguf {
         "token_embd.weight" => return "model.embed_tokens.weight".into(),
@@ -30,16 +34,17 @@ fn hf_name(gguf: &str) -> String {
     format!("model.{mapped}")
 }
 
-pub fn f32_model(gguf: &[u8], config_json: &[u8]) -> Result<Qwen2> {
+/// Reads every tensor of a GGUF file, dequantized, into a [`Qwen2`] with
+/// `config` (the one the quantized load found).
+pub fn model(gguf: &[u8], config: Config) -> Result<Qwen2> {
     let device = Device::Cpu;
     let mut reader = Cursor::new(gguf);
     let content = gguf_file::Content::read(&mut reader)?;
     let mut tensors = HashMap::new();
     for name in content.tensor_infos.keys() {
-        let qt = content.tensor(&mut reader, name, &device)?;
-        tensors.insert(hf_name(name), qt.dequantize(&device)?);
+        let tensor = content.tensor(&mut reader, name, &device)?;
+        tensors.insert(hf_name(name), tensor.dequantize(&device)?);
     }
-    let config = Config::from_json(config_json).map_err(Error::wrap)?;
     let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
     Qwen2::from_var_builder(config, vb, false).map_err(Error::wrap)
 }
