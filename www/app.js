@@ -260,7 +260,7 @@ function onReady(info) {
   ready = true;
   window.quarryTimings.modelReadyMs = performance.now();
   window.quarryTimings.workerLoadMs = info.loadMs;
-  Object.assign(window.quarryTimings, { fetchMs: info.fetchMs, initMs: info.initMs, modelBytes: info.modelBytes });
+  Object.assign(window.quarryTimings, { fetchMs: info.fetchMs, initMs: info.initMs, modelBytes: info.modelBytes, loadParts: info.loadParts });
   $("status").className = "status ready";
   $("status").textContent =
     `Ready: model (${(info.modelBytes / 1e6).toFixed(1)} MB) loaded and warmed up in ${Math.round(info.loadMs)} ms, on this device.`;

@@ -41,6 +41,7 @@ async function load(modelUrl, dequantize) {
     loadMs: t2 - t0,
     modelBytes: modelBytes.byteLength,
     style: quarry.style,
+    loadParts: quarry.loadTimings(),
     weights: dequantize ? "F32 (dequantized at load)" : "as stored",
     version: version(),
   });

@@ -39,7 +39,9 @@ try {
   console.log(`Chromium ${browser.version()}, ${loads} cold page loads (fresh context each), ms after navigation:`);
   console.log(`  page interactive (DOM + UI wired): p50 ${f(L("domInteractiveMs").p50)}  max ${f(Math.max(...loadRuns.map((t) => t.domInteractiveMs)))}`);
   console.log(`  model ready:                       p50 ${f(L("modelReadyMs").p50)}  max ${f(Math.max(...loadRuns.map((t) => t.modelReadyMs)))}`);
-  console.log(`  in the worker: wasm compile + model fetch ${f(L("fetchMs").p50)}, Quarry.load (parse, taxonomies, prefix caches) ${f(L("initMs").p50)}, total ${f(L("workerLoadMs").p50)}`);
+  console.log(`  in the worker: wasm compile + model fetch ${f(L("fetchMs").p50)}, Quarry.load ${f(L("initMs").p50)}, total ${f(L("workerLoadMs").p50)}`);
+  const part = (k) => f(stats(loadRuns.map((t) => t.loadParts[k])).p50);
+  console.log(`  Quarry.load parts: GGUF + tokenizer + grammar setup ${part("model")}, prefix caches ${part("warm_up")}, taxonomies ${part("taxonomy")}`);
 
   const run = (input) => page.evaluate(async (input) => {
     const t0 = performance.now();

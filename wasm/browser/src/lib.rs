@@ -36,6 +36,7 @@ pub struct Quarry {
     engine: Engine,
     router: Router<'static>,
     last: GenerationStats,
+    load_ms: [f64; 3],
 }
 
 #[wasm_bindgen]
@@ -65,6 +66,7 @@ impl Quarry {
                 ))
             }
         };
+        let t0 = js_sys::Date::now();
         let mut engine = Engine::from_gguf(
             model_bytes,
             tokenizer_bytes.as_deref(),
@@ -78,12 +80,16 @@ impl Quarry {
             let (tokenizer, style) = (engine.tokenizer().clone(), engine.style());
             engine = Engine::new(model, tokenizer, style).map_err(quarry_error)?;
         }
+        let t1 = js_sys::Date::now();
         engine.warm_up().map_err(quarry_error)?;
+        let t2 = js_sys::Date::now();
         let router = Router::new(Taxonomy::embedded(), engine.style());
+        let t3 = js_sys::Date::now();
         Ok(Quarry {
             engine,
             router,
             last: GenerationStats::default(),
+            load_ms: [t1 - t0, t2 - t1, t3 - t2],
         })
     }
 
@@ -112,6 +118,15 @@ impl Quarry {
     #[wasm_bindgen(js_name = understandStream)]
     pub fn understand_stream(&mut self, input: JsValue, on_event: Function) -> Promise {
         settle(self.run(&input, Some(&on_event)))
+    }
+
+    /// Where `load` spent its time, in ms: `{model, warm_up, taxonomy}`
+    /// (parsing the GGUF and building the decoder; the per-task prefix
+    /// caches; parsing and indexing the embedded taxonomies).
+    #[wasm_bindgen(js_name = loadTimings)]
+    pub fn load_timings(&self) -> Result<JsValue, JsValue> {
+        let [model, warm_up, taxonomy] = self.load_ms;
+        to_js(&serde_json::json!({"model": model, "warm_up": warm_up, "taxonomy": taxonomy}))
     }
 
     /// Counts behind the last query: `{prompt_tokens, generated_tokens,
