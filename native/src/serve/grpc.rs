@@ -123,19 +123,8 @@ impl Quarry for Grpc {
         let service = Arc::clone(self.state.service()?);
         let input = to_input(request.into_inner())?;
         let admission = service.admit(ROUTE)?;
-        let result = service.understand(input, None).await;
-        let result =
-            result.unwrap_or_else(|_| Err(Failure::new(500, "internal", "worker stopped")));
-        match result {
-            Ok(routed) => {
-                admission.finish(200);
-                Ok(Response::new(reply(&routed.output)))
-            }
-            Err(failure) => {
-                admission.finish(failure.status);
-                Err(failure.into())
-            }
-        }
+        let routed = service.answer(admission, input).await?;
+        Ok(Response::new(reply(&routed.output)))
     }
 
     type UnderstandStreamStream = ReceiverStream<Result<proto::Event, Status>>;

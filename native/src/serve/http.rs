@@ -21,7 +21,7 @@ use tokio_stream::StreamExt;
 use tower_http::services::ServeDir;
 
 use super::metrics::Metrics;
-use super::service::{Failure, Service};
+use super::service::{Admission, Failure, Service};
 use super::{grpc, openai};
 
 /// What the routes share. The model loads after the server starts
@@ -113,6 +113,29 @@ pub async fn read_body(body: Body) -> Result<Bytes, Failure> {
         })
 }
 
+/// What every POST route does before routing: the service (or 503 while
+/// loading), the body read and parsed by `parse` (failures recorded), and a
+/// queue slot. The error is the response to send.
+pub async fn accept<T>(
+    state: &AppState,
+    route: &'static str,
+    body: Body,
+    parse: impl FnOnce(&[u8]) -> Result<T, Failure>,
+) -> Result<(Arc<Service>, T, Admission), Response> {
+    let started = Instant::now();
+    let service = state
+        .service()
+        .map_err(IntoResponse::into_response)?
+        .clone();
+    let parsed = read_body(body).await.and_then(|bytes| parse(&bytes));
+    let parsed = parsed.map_err(|failure| {
+        service.record(route, failure.status, started);
+        failure.into_response()
+    })?;
+    let admission = service.admit(route).map_err(IntoResponse::into_response)?;
+    Ok((service, parsed, admission))
+}
+
 /// The contract's input plus this route's own `stream` flag.
 fn parse_understand(body: &[u8]) -> Result<(Input, bool), QuarryError> {
     let Ok(mut value) = serde_json::from_slice::<Value>(body) else {
@@ -136,24 +159,12 @@ fn parse_understand(body: &[u8]) -> Result<(Input, bool), QuarryError> {
 const ROUTE: &str = "understand";
 
 async fn understand(State(state): State<Shared>, body: Body) -> Response {
-    let started = Instant::now();
-    let service = match state.service() {
-        Ok(service) => service.clone(),
-        Err(failure) => return failure.into_response(),
-    };
-    let parsed = read_body(body)
-        .await
-        .and_then(|bytes| parse_understand(&bytes).map_err(Failure::from));
-    let (input, stream) = match parsed {
-        Ok(parsed) => parsed,
-        Err(failure) => {
-            service.record(ROUTE, failure.status, started);
-            return failure.into_response();
-        }
-    };
-    let admission = match service.admit(ROUTE) {
-        Ok(admission) => admission,
-        Err(failure) => return failure.into_response(),
+    let accepted = accept(&state, ROUTE, body, |bytes| {
+        parse_understand(bytes).map_err(Failure::from)
+    });
+    let (service, (input, stream), admission) = match accepted.await {
+        Ok(accepted) => accepted,
+        Err(response) => return response,
     };
     if stream {
         let events = service.relay(
@@ -170,21 +181,13 @@ async fn understand(State(state): State<Shared>, body: Body) -> Response {
             .keep_alive(KeepAlive::default())
             .into_response();
     }
-    let result = service.understand(input, None).await;
-    let result = result.unwrap_or_else(|_| Err(Failure::new(500, "internal", "worker stopped")));
-    match result {
-        Ok(routed) => {
-            admission.finish(200);
-            (
-                [(header::CONTENT_TYPE, "application/json")],
-                to_json(&routed.output),
-            )
-                .into_response()
-        }
-        Err(failure) => {
-            admission.finish(failure.status);
-            failure.into_response()
-        }
+    match service.answer(admission, input).await {
+        Ok(routed) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            to_json(&routed.output),
+        )
+            .into_response(),
+        Err(failure) => failure.into_response(),
     }
 }
 

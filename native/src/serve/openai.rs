@@ -9,7 +9,6 @@
 //! concatenate to exactly the non-streamed content.
 
 use std::convert::Infallible;
-use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -23,7 +22,7 @@ use serde_json::{json, Value};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
 
-use super::http::{read_body, Shared};
+use super::http::{accept, Shared};
 use super::service::Failure;
 
 const ROUTE: &str = "chat_completions";
@@ -115,27 +114,14 @@ fn to_input(request: &ChatRequest) -> Result<Input, Failure> {
 }
 
 pub async fn chat_completions(State(state): State<Shared>, body: Body) -> Response {
-    let started = Instant::now();
-    let service = match state.service() {
-        Ok(service) => service.clone(),
-        Err(failure) => return failure.into_response(),
-    };
-    let parsed = read_body(body).await.and_then(|bytes| {
-        let request: ChatRequest =
-            serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    let accepted = accept(&state, ROUTE, body, |bytes| {
+        let request: ChatRequest = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
         let input = to_input(&request)?;
         Ok((request, input))
     });
-    let (request, input) = match parsed {
-        Ok(parsed) => parsed,
-        Err(failure) => {
-            service.record(ROUTE, failure.status, started);
-            return failure.into_response();
-        }
-    };
-    let admission = match service.admit(ROUTE) {
-        Ok(admission) => admission,
-        Err(failure) => return failure.into_response(),
+    let (service, (request, input), admission) = match accepted.await {
+        Ok(accepted) => accepted,
+        Err(response) => return response,
     };
     let id = format!("chatcmpl-quarry-{}", service.next_id());
     let created = crate::understand::now_unix();
@@ -182,30 +168,22 @@ pub async fn chat_completions(State(state): State<Shared>, body: Body) -> Respon
         return Sse::new(events).into_response();
     }
 
-    let result = service.understand(input, None).await;
-    let result = result.unwrap_or_else(|_| Err(Failure::new(500, "internal", "worker stopped")));
-    match result {
-        Ok(routed) => {
-            admission.finish(200);
-            Json(json!({
-                "id": id,
-                "object": "chat.completion",
-                "created": created,
-                "model": service.model_name,
-                "choices": [{
-                    "index": 0,
-                    "message": {"role": "assistant", "content": to_json(&routed.output)},
-                    "logprobs": null,
-                    "finish_reason": "stop",
-                }],
-                "usage": usage(&routed),
-            }))
-            .into_response()
-        }
-        Err(failure) => {
-            admission.finish(failure.status);
-            failure.into_response()
-        }
+    match service.answer(admission, input).await {
+        Ok(routed) => Json(json!({
+            "id": id,
+            "object": "chat.completion",
+            "created": created,
+            "model": service.model_name,
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": to_json(&routed.output)},
+                "logprobs": null,
+                "finish_reason": "stop",
+            }],
+            "usage": usage(&routed),
+        }))
+        .into_response(),
+        Err(failure) => failure.into_response(),
     }
 }
 

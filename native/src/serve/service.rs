@@ -195,6 +195,26 @@ impl Service {
         result
     }
 
+    /// Routes `input` to its end and records the answer against `admission`.
+    pub async fn answer(
+        self: &Arc<Self>,
+        admission: Admission,
+        input: Input,
+    ) -> Result<Routed, Failure> {
+        let result = self.understand(input, None).await.unwrap_or_else(|_| {
+            Err(Failure::new(
+                500,
+                "internal",
+                "the request's worker stopped",
+            ))
+        });
+        admission.finish(match &result {
+            Ok(_) => 200,
+            Err(failure) => failure.status,
+        });
+        result
+    }
+
     /// Routes `input` and relays its events, mapped by `on_event`, to the
     /// returned channel, then whatever `on_end` makes of the result (an
     /// error event, a closing chunk). A reader that goes away stops the
