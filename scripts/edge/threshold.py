@@ -91,6 +91,7 @@ def main():
     best = max(table, key=lambda r: (round(r["youden_j"], 6), -r["threshold"]))
     print(f"{n} queries, {n_wrong} answered wrong by the edge model ({n_wrong / n:.1%}); "
           f"denials never escalate; {intent_wrong} with the wrong intent")
+    print()
     print("| threshold | escalated | wrong answers caught | right answers escalated | wrong left at edge |")
     print("| ---: | ---: | ---: | ---: | ---: |")
     for r in table:
@@ -98,6 +99,7 @@ def main():
         print(f"| {r['threshold']:.2f}{mark} | {r['escalated']} ({r['escalated_share']:.1%}) | "
               f"{r['wrong_caught']}/{n_wrong} ({r['wrong_caught_share']:.1%}) | "
               f"{r['right_escalated']}/{n_right} | {r['wrong_left_at_edge']} |")
+    print()
     print(f"recommended QUARRY_FALLBACK_THRESHOLD = {best['threshold']:.2f} "
           f"(largest share of wrong answers caught minus share of right answers escalated)")
     confs = sorted(c for c, d, _ in items if not d)
