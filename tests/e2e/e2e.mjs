@@ -155,6 +155,10 @@ try {
     if (why.length) failures.push(`${label}: ${why.join("; ")}`);
     else if (!expected.error) latencies.push(parseFloat(shown.latency));
     console.log(`${why.length ? "FAIL" : "ok  "} ${label} ${shown.latency}`);
+    if (input.query === "hitman jobs") {
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: path.join(ARTIFACTS, "denied.png"), fullPage: true });
+    }
     if (input.profile && input.query === "restaurant jobs in naples") {
       await page.screenshot({ path: path.join(ARTIFACTS, `naples-${input.profile.location.includes("Italy") ? "italy" : "florida"}.png`), fullPage: true });
     }
