@@ -163,6 +163,20 @@ try {
       await page.screenshot({ path: path.join(ARTIFACTS, `naples-${input.profile.location.includes("Italy") ? "italy" : "florida"}.png`), fullPage: true });
     }
   }
+  // Live typing: each keystroke may start a query; the page must end up
+  // showing the output for the whole text, not a stale prefix.
+  await page.check("#live");
+  await page.fill("#profile-json", "");
+  await page.fill("#query", "");
+  const typed = "registered nurse jobs in naples";
+  await page.type("#query", typed, { delay: 25 });
+  await page.waitForFunction((q) => {
+    const pre = document.getElementById("output-json");
+    return pre.dataset.state === "done" && pre.dataset.seq === document.body.dataset.requested
+      && JSON.parse(pre.textContent).query === q;
+  }, typed, { timeout: 30_000 }).catch(() => failures.push("live typing: the page never showed the typed query's output"));
+  await page.uncheck("#live");
+
   // The page as a visitor would leave it: an Italian member's self-reference query.
   await page.click("text=Sous chef in Naples, Italy");
   await page.fill("#query", "senior rust engineer jobs in naples posted this week");
