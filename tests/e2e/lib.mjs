@@ -21,8 +21,11 @@ function freePort() {
   });
 }
 
-/** Serves www/ with the plainest static server there is (python3's), on loopback. */
+/** Serves www/ with the plainest static server there is (python3's), on
+ * loopback; QUARRY_E2E_URL points the tests at another server instead
+ * (e.g. `quarry serve`, which serves www/ at `/`). */
 export async function serveWww() {
+  if (process.env.QUARRY_E2E_URL) return { url: process.env.QUARRY_E2E_URL.replace(/\/?$/, "/"), close: () => {} };
   const port = await freePort();
   const child = spawn("python3", ["-m", "http.server", "--bind", "127.0.0.1", "-d", path.join(ROOT, "www"), String(port)],
     { stdio: ["ignore", "ignore", "pipe"] });
