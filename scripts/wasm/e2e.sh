@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The browser end-to-end test: installs Chromium (Debian) and playwright-core
 # (npm ci) if missing, builds the browser module and the native CLI, then runs
-# every golden input through the demo page in headless Chromium and checks it
-# against the native output. Screenshots go to $QUARRY_ARTIFACTS (default
+# the JS API checks (node), then every golden input through the demo page in
+# headless Chromium, checked against the native output (QUARRY_E2E_WEIGHTS=f32:
+# both sides on F32 weights; QUARRY_E2E_URL: test a running server's page). Screenshots go to $QUARRY_ARTIFACTS (default
 # target/e2e/). Extra arguments go to build.sh (e.g. --no-opt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -13,4 +14,5 @@ if [ -z "${QUARRY_NATIVE_BIN:-}" ]; then
   nice -n 10 env CARGO_TARGET_DIR="$NATIVE_TARGET" cargo build --release -p quarry-native
   QUARRY_NATIVE_BIN="$NATIVE_TARGET/release/quarry"
 fi
+node tests/e2e/api.mjs   # the JS API itself: errors, cancellation, streaming
 QUARRY_NATIVE_BIN="$QUARRY_NATIVE_BIN" node tests/e2e/e2e.mjs
