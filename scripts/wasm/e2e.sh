@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The browser end-to-end test: installs Chromium (Debian) and playwright-core
-# (npm ci) if missing, builds the browser module and the native CLI, then runs
-# the JS API checks (node), then every golden input through the demo page in
-# headless Chromium, checked against the native output (QUARRY_E2E_WEIGHTS=f32:
-# both sides on F32 weights; QUARRY_E2E_URL: test a running server's page). Screenshots go to $QUARRY_ARTIFACTS (default
-# target/e2e/). Extra arguments go to build.sh (e.g. --no-opt).
+# (npm ci) if missing, builds the browser module and the native CLI, runs the
+# JS API checks (node), then types every golden input into the demo page in
+# headless Chromium and checks what it shows against the native output.
+#   QUARRY_E2E_WEIGHTS=f32  both sides on F32 weights (what scripts/test.sh runs)
+#   QUARRY_E2E_URL=URL      test the page of a running server (quarry serve)
+#   QUARRY_ARTIFACTS=DIR    screenshots and summaries (default target/e2e/)
+# Extra arguments go to build.sh (e.g. --no-opt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash scripts/wasm/setup-browser.sh
