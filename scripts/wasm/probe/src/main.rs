@@ -8,7 +8,9 @@ use quarry::model::KvCache;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let model = args.next().ok_or("usage: quarry-probe MODEL.gguf QUERY...")?;
+    let model = args
+        .next()
+        .ok_or("usage: quarry-probe MODEL.gguf QUERY...")?;
     let engine = Engine::from_gguf(&std::fs::read(model)?, None, None, &Device::Cpu)?;
     for query in args {
         let prompt = quarry::prompt::tagger(&query, engine.style());
