@@ -25,6 +25,20 @@ async fn serve(mut req: worker::Request, env: &Env) -> std::result::Result<Respo
     if req.method() != Method::Post {
         return Err(HttpError::method_not_allowed(req.method().as_ref()));
     }
+    // Refuse a declared oversized body before buffering it.
+    let declared = req.headers().get("content-length").ok().flatten();
+    if let Some(len) = declared.and_then(|v| v.parse::<usize>().ok()) {
+        if len > quarry_edge::MAX_REQUEST_BYTES {
+            return Err(HttpError::new(
+                413,
+                "invalid_input",
+                format!(
+                    "invalid `body`: {len} bytes exceeds the limit of {}",
+                    quarry_edge::MAX_REQUEST_BYTES
+                ),
+            ));
+        }
+    }
     let body = req
         .bytes()
         .await
