@@ -12,4 +12,4 @@ QUARRY_OPENAI_PYTHON="$(bash scripts/serve/setup_openai.sh)"
 export QUARRY_OPENAI_PYTHON QUARRY_REQUIRE_OPENAI=1
 cargo test --workspace --release "$@"
 [ "${QUARRY_E2E:-1}" = 0 ] || QUARRY_E2E_WEIGHTS="${QUARRY_E2E_WEIGHTS:-f32}" bash scripts/wasm/e2e.sh  # demo page vs native CLI in real Chromium, both on F32 weights (wasm/README.md); QUARRY_E2E=0 skips
-[ "${QUARRY_EDGE:-0}" != 1 ] || bash scripts/edge/test.sh  # Worker in workerd + Spin in wasmtime serve vs native, fallback to a local origin; opt-in until wasm/native numerics match
+[ "${QUARRY_EDGE:-0}" != 1 ] || bash scripts/edge/test.sh  # Worker in workerd + Spin in wasmtime serve vs native, fallback to a local origin; opt-in: cold, its tool installs and two wasm builds take ~45 min here
