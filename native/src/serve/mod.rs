@@ -36,7 +36,7 @@ pub struct Args {
     #[command(flatten)]
     pub model: ModelArgs,
     /// Most sequences advanced together by one decode step.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 8)]
     pub max_batch: usize,
     /// Requests that may wait beyond those being generated; more get 503
     /// with `Retry-After`.
