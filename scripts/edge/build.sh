@@ -13,7 +13,9 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 WHAT="${1:-all}"
 eval "$(bash scripts/edge/setup.sh)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quarry/target-wasm}"
+# Its own variable: the native CARGO_TARGET_DIR (which CI exports) must not
+# send the wasm builds, with their other profile, into the native cache.
+export CARGO_TARGET_DIR="${QUARRY_WASM_TARGET_DIR:-$HOME/.cache/quarry/target-wasm}"
 rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null 2>&1 || true
 
 if [ "$WHAT" = all ] || [ "$WHAT" = worker ]; then

@@ -8,7 +8,7 @@
 #   bash scripts/wasm/build.sh            # build + wasm-opt (cached per input hash)
 #   bash scripts/wasm/build.sh --no-opt   # skip wasm-opt (faster iteration)
 #
-# Environment: CARGO_TARGET_DIR (default ~/.cache/quarry/target-wasm, shared
+# Environment: QUARRY_WASM_TARGET_DIR (default ~/.cache/quarry/target-wasm, shared
 # with the other wasm crates), QUARRY_TOOLS (default ~/.cache/quarry/tools).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,7 +21,9 @@ for arg in "$@"; do
   esac
 done
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quarry/target-wasm}"
+# Its own variable: the native CARGO_TARGET_DIR (which CI exports) must not
+# send the wasm builds, with their other profile, into the native cache.
+export CARGO_TARGET_DIR="${QUARRY_WASM_TARGET_DIR:-$HOME/.cache/quarry/target-wasm}"
 TOOLS="${QUARRY_TOOLS:-$HOME/.cache/quarry/tools}"
 mkdir -p "$TOOLS"
 # Heavy builds yield to interactive work on this 2-core machine.

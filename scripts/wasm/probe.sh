@@ -7,7 +7,9 @@
 #   bash scripts/wasm/probe.sh ["query" ...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quarry/target-wasm}"
+# Its own variable: the native CARGO_TARGET_DIR (which CI exports) must not
+# send the wasm builds, with their other profile, into the native cache.
+export CARGO_TARGET_DIR="${QUARRY_WASM_TARGET_DIR:-$HOME/.cache/quarry/target-wasm}"
 TOOLS="${QUARRY_TOOLS:-$HOME/.cache/quarry/tools}"
 NATIVE_TARGET="${QUARRY_NATIVE_TARGET_DIR:-$HOME/.cache/quarry/target}"
 [ -x "$TOOLS/bin/wasm-bindgen" ] || bash scripts/wasm/build.sh --no-opt
