@@ -20,6 +20,9 @@ use quarry::taxonomy::{PlaceHints, Sources, Taxonomy};
 use quarry::tools::query_countries;
 use quarry::Output;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "quarry",
