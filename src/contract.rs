@@ -419,3 +419,18 @@ pub enum Event {
     Error(String),
     Done(Box<Output>),
 }
+
+impl Event {
+    /// The event's name on the wire (`intent`, `rewrite`, `tool`,
+    /// `suggestions`, `error`, `done`): the JSON tag and the SSE event name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Intent(_) => "intent",
+            Event::Rewrite(_) => "rewrite",
+            Event::Tool(_) => "tool",
+            Event::Suggestions(_) => "suggestions",
+            Event::Error(_) => "error",
+            Event::Done(_) => "done",
+        }
+    }
+}

@@ -871,6 +871,26 @@ mod tests {
         model
     }
 
+    /// `forward_last` of `tokens` on `cache`, as `[vocab]`.
+    fn last_logits(model: &Qwen2, tokens: &[u32], cache: &mut KvCache) -> Tensor {
+        let t = Tensor::new(tokens, &Device::Cpu)
+            .unwrap()
+            .unsqueeze(0)
+            .unwrap();
+        model.forward_last(&t, cache).unwrap().squeeze(0).unwrap()
+    }
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
     #[test]
     fn batched_decoding_equals_one_sequence_at_a_time() {
         let model = random_model();
@@ -878,11 +898,7 @@ mod tests {
         let mut caches = Vec::new();
         for prompt in prompts {
             let mut cache = KvCache::new();
-            let t = Tensor::new(prompt, &Device::Cpu)
-                .unwrap()
-                .unsqueeze(0)
-                .unwrap();
-            model.forward_last(&t, &mut cache).unwrap();
+            last_logits(&model, prompt, &mut cache);
             caches.push(cache);
         }
         let mut single = caches.clone();
@@ -890,18 +906,8 @@ mod tests {
         for _ in 0..3 {
             let batched = model.forward_decode_batch(&next, &mut caches).unwrap();
             for (i, cache) in single.iter_mut().enumerate() {
-                let t = Tensor::new(&[next[i]], &Device::Cpu)
-                    .unwrap()
-                    .unsqueeze(0)
-                    .unwrap();
-                let one = model.forward_last(&t, cache).unwrap().squeeze(0).unwrap();
-                let diff = (batched.get(i).unwrap() - one)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .max(0)
-                    .unwrap();
-                assert!(diff.to_scalar::<f32>().unwrap() < 1e-5);
+                let one = last_logits(&model, &[next[i]], cache);
+                assert!(max_diff(&batched.get(i).unwrap(), &one) < 1e-5);
                 assert_eq!(caches[i].len(), cache.len());
             }
         }
@@ -917,29 +923,18 @@ mod tests {
         for start in starts {
             let mut cache = KvCache::new();
             if !start.is_empty() {
-                let t = Tensor::new(start, &Device::Cpu)
-                    .unwrap()
-                    .unsqueeze(0)
-                    .unwrap();
-                model.forward_last(&t, &mut cache).unwrap();
+                last_logits(&model, start, &mut cache);
             }
             caches.push(cache);
         }
         let mut single = caches.clone();
         let packed = model.forward_packed(&segments, &mut caches).unwrap();
         for (i, cache) in single.iter_mut().enumerate() {
-            let t = Tensor::new(segments[i], &Device::Cpu)
-                .unwrap()
-                .unsqueeze(0)
-                .unwrap();
-            let one = model.forward_last(&t, cache).unwrap().squeeze(0).unwrap();
-            let diff = (packed.get(i).unwrap() - one)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max(0)
-                .unwrap();
-            assert!(diff.to_scalar::<f32>().unwrap() < 1e-5, "segment {i}");
+            let one = last_logits(&model, segments[i], cache);
+            assert!(
+                max_diff(&packed.get(i).unwrap(), &one) < 1e-5,
+                "segment {i}"
+            );
             assert_eq!(caches[i].len(), cache.len());
         }
         assert!(model.forward_packed(&[&[]], &mut [KvCache::new()]).is_err());

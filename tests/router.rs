@@ -81,17 +81,7 @@ fn tool(name: ToolName, args: serde_json::Value) -> String {
 }
 
 fn kinds(events: &[Event]) -> Vec<&'static str> {
-    events
-        .iter()
-        .map(|e| match e {
-            Event::Intent(_) => "intent",
-            Event::Rewrite(_) => "rewrite",
-            Event::Tool(_) => "tool",
-            Event::Suggestions(_) => "suggestions",
-            Event::Error(_) => "error",
-            Event::Done(_) => "done",
-        })
-        .collect()
+    events.iter().map(Event::name).collect()
 }
 
 #[test]

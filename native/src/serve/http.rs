@@ -193,15 +193,7 @@ async fn understand(State(state): State<Shared>, body: Body) -> Response {
 
 /// One spec event as SSE: `event: <name>`, `data: {"event": …, "data": …}`.
 fn sse(event: &Event) -> SseEvent {
-    let name = match event {
-        Event::Intent(_) => "intent",
-        Event::Rewrite(_) => "rewrite",
-        Event::Tool(_) => "tool",
-        Event::Suggestions(_) => "suggestions",
-        Event::Error(_) => "error",
-        Event::Done(_) => "done",
-    };
-    SseEvent::default().event(name).data(to_json(event))
+    SseEvent::default().event(event.name()).data(to_json(event))
 }
 
 fn sse_failure(failure: &Failure) -> SseEvent {

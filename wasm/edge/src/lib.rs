@@ -289,18 +289,12 @@ pub fn understand(
         let mut model_error = false;
         let routed = router
             .understand(engine, &request.input, now_unix, &mut |event: &Event| {
-                let name = match event {
+                match event {
                     Event::Done(_) => return ControlFlow::Continue(()),
-                    Event::Error(_) => {
-                        model_error = true;
-                        "error"
-                    }
-                    Event::Intent(_) => "intent",
-                    Event::Rewrite(_) => "rewrite",
-                    Event::Tool(_) => "tool",
-                    Event::Suggestions(_) => "suggestions",
-                };
-                events.push((name, quarry::contract::to_json(event)));
+                    Event::Error(_) => model_error = true,
+                    _ => {}
+                }
+                events.push((event.name(), quarry::contract::to_json(event)));
                 ControlFlow::Continue(())
             })
             .map_err(HttpError::from)?;
