@@ -48,7 +48,7 @@ pub struct Args {
     #[arg(long)]
     pub url: Option<String>,
     /// `--max-batch` of the server started here.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 4)]
     pub max_batch: usize,
     /// `--workers` of the server started here (default: the server's).
     #[arg(long)]

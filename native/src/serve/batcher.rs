@@ -168,20 +168,25 @@ pub const TIMEOUT: &str = "request timed out";
 
 fn run(mut engine: Engine, incoming: mpsc::Receiver<Job>, max_batch: usize, metrics: &Metrics) {
     let mut active: Vec<Active> = Vec::new();
+    // Stages waiting for a place in the batch. They are admitted earliest
+    // deadline first: every request has the same time limit, so that is
+    // oldest request first, and a request's later stages (tagger after
+    // planner) do not queue behind requests that arrived after it, which
+    // is what keeps the tail latency down under load.
+    let mut waiting: Vec<Job> = Vec::new();
     loop {
-        // Admit new stages: wait when idle, otherwise take what is there.
-        while active.len() < max_batch {
-            let job = if active.is_empty() {
-                match incoming.recv() {
-                    Ok(job) => job,
-                    Err(_) => return, // the server is gone
-                }
-            } else {
-                match incoming.try_recv() {
-                    Ok(job) => job,
-                    Err(_) => break,
-                }
-            };
+        if active.is_empty() && waiting.is_empty() {
+            match incoming.recv() {
+                Ok(job) => waiting.push(job),
+                Err(_) => return, // the server is gone
+            }
+        }
+        waiting.extend(incoming.try_iter());
+        while active.len() < max_batch && !waiting.is_empty() {
+            let oldest = (0..waiting.len())
+                .min_by_key(|&i| waiting[i].deadline)
+                .unwrap_or(0);
+            let job = waiting.swap_remove(oldest);
             let started = job
                 .constraint
                 .with(|constraint| {

@@ -35,8 +35,11 @@ pub struct Args {
     pub addr: SocketAddr,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Most sequences advanced together by one decode step.
-    #[arg(long, default_value_t = 8)]
+    /// Most sequences advanced together by one decode step of a worker.
+    /// Small by default: at this model size a bigger batch adds per-sequence
+    /// work faster than it shares weight products, and tail latency grows
+    /// (measured: README, "Server performance").
+    #[arg(long, default_value_t = 4)]
     pub max_batch: usize,
     /// Requests that may wait beyond those being generated; more get 503
     /// with `Retry-After`.
