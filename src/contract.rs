@@ -70,6 +70,28 @@ impl Input {
     }
 
     /// Builds an input from a query alone.
+    /// Parses an HTTP front's request body: the contract input plus an
+    /// optional boolean `"stream"` (server-sent events), which the strict
+    /// input parser would reject as unknown. Returns the input and the flag.
+    pub fn from_request_json(body: &[u8]) -> Result<(Input, bool)> {
+        let Ok(mut value) = serde_json::from_slice::<Value>(body) else {
+            // Too large, not UTF-8 or not JSON: the input parser names it.
+            return Input::from_json(body).map(|input| (input, false));
+        };
+        let stream = match value.as_object_mut().and_then(|o| o.remove("stream")) {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(stream)) => stream,
+            Some(other) => {
+                return Err(QuarryError::MalformedRequest(format!(
+                    "`stream` must be true or false, got {other}"
+                )))
+            }
+        };
+        let body =
+            serde_json::to_vec(&value).map_err(|e| QuarryError::MalformedRequest(e.to_string()))?;
+        Ok((Input::from_json(&body)?, stream))
+    }
+
     pub fn query(query: impl Into<String>) -> Input {
         Input {
             query: query.into(),

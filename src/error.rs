@@ -25,6 +25,9 @@ pub enum QuarryError {
     /// A model or tokenizer file is missing, corrupt or does not fit.
     #[error("model: {0}")]
     Model(String),
+    /// The request ran past its time limit (a server's deadline).
+    #[error("request timed out")]
+    TimedOut,
     /// The model runtime failed while generating.
     #[error("generation failed: {0}")]
     Generation(String),
@@ -39,8 +42,26 @@ impl QuarryError {
             QuarryError::InvalidInput { .. } => "invalid_input",
             QuarryError::Taxonomy { .. } => "taxonomy",
             QuarryError::Cancelled => "cancelled",
+            QuarryError::TimedOut => "timeout",
             QuarryError::Model(_) => "model",
             QuarryError::Generation(_) => "generation",
+        }
+    }
+
+    /// The HTTP status every front answers this error with: 400 for a
+    /// body that does not parse, 413 for one too large, 422 for values that
+    /// break the contract, 499 for a client gone, 504 for a timeout, 500
+    /// for the rest.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            QuarryError::MalformedRequest(_) => 400,
+            QuarryError::InvalidInput { field: "body", .. } => 413,
+            QuarryError::InvalidInput { .. } => 422,
+            QuarryError::Cancelled => 499,
+            QuarryError::TimedOut => 504,
+            QuarryError::Taxonomy { .. } | QuarryError::Model(_) | QuarryError::Generation(_) => {
+                500
+            }
         }
     }
 

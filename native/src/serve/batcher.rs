@@ -163,9 +163,6 @@ struct Active {
     replies: mpsc::Sender<Reply>,
 }
 
-/// Why a request ran out of time; the server maps it to 504.
-pub const TIMEOUT: &str = "request timed out";
-
 fn run(mut engine: Engine, incoming: mpsc::Receiver<Job>, max_batch: usize, metrics: &Metrics) {
     let mut active: Vec<Active> = Vec::new();
     // Stages waiting for a place in the batch. They are admitted earliest
@@ -231,9 +228,7 @@ fn run(mut engine: Engine, incoming: mpsc::Receiver<Job>, max_batch: usize, metr
             }
             if now > a.deadline && !a.sequence.finished() {
                 a.sequence.cancel();
-                let _ = a
-                    .replies
-                    .send(Reply::Done(Err(QuarryError::Generation(TIMEOUT.into()))));
+                let _ = a.replies.send(Reply::Done(Err(QuarryError::TimedOut)));
             }
         }
         active.retain(|a| {

@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use quarry::contract::{to_json, MAX_REQUEST_BYTES};
-use quarry::{Event, Input, QuarryError};
-use serde_json::{json, Value};
+use quarry::{Event, Input};
+use serde_json::json;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
 use tower_http::services::ServeDir;
@@ -136,31 +136,11 @@ pub async fn accept<T>(
     Ok((service, parsed, admission))
 }
 
-/// The contract's input plus this route's own `stream` flag.
-fn parse_understand(body: &[u8]) -> Result<(Input, bool), QuarryError> {
-    let Ok(mut value) = serde_json::from_slice::<Value>(body) else {
-        // Not JSON (or not UTF-8): the contract parser names the problem.
-        return Input::from_json(body).map(|input| (input, false));
-    };
-    let stream = match value.as_object_mut().and_then(|o| o.remove("stream")) {
-        None => false,
-        Some(Value::Bool(stream)) => stream,
-        Some(_) => {
-            return Err(QuarryError::MalformedRequest(
-                "`stream` must be true or false".into(),
-            ))
-        }
-    };
-    let body =
-        serde_json::to_vec(&value).map_err(|e| QuarryError::MalformedRequest(e.to_string()))?;
-    Ok((Input::from_json(&body)?, stream))
-}
-
 const ROUTE: &str = "understand";
 
 async fn understand(State(state): State<Shared>, body: Body) -> Response {
     let accepted = accept(&state, ROUTE, body, |bytes| {
-        parse_understand(bytes).map_err(Failure::from)
+        Input::from_request_json(bytes).map_err(Failure::from)
     });
     let (service, (input, stream), admission) = match accepted.await {
         Ok(accepted) => accepted,

@@ -10,7 +10,7 @@ use quarry::prompt::Style;
 use quarry::{Event, Input, QuarryError, Routed, Router, Taxonomy};
 use tokio::sync::{mpsc, oneshot};
 
-use super::batcher::{Batcher, TIMEOUT};
+use super::batcher::Batcher;
 use super::metrics::{DenialLabels, Metrics, RequestLabels, RouteLabels};
 use crate::understand::now_unix;
 
@@ -56,16 +56,7 @@ impl Failure {
 
 impl From<QuarryError> for Failure {
     fn from(e: QuarryError) -> Failure {
-        let status = match &e {
-            QuarryError::MalformedRequest(_) => 400,
-            QuarryError::InvalidInput { field: "body", .. } => 413,
-            QuarryError::InvalidInput { .. } => 422,
-            QuarryError::Cancelled => 499,
-            QuarryError::Generation(m) if m == TIMEOUT => 504,
-            _ => 500,
-        };
-        let code = if status == 504 { "timeout" } else { e.code() };
-        Failure::new(status, code, e.to_string())
+        Failure::new(e.http_status(), e.code(), e.to_string())
     }
 }
 

@@ -134,14 +134,7 @@ impl HttpError {
 
 impl From<QuarryError> for HttpError {
     fn from(e: QuarryError) -> HttpError {
-        let status = match &e {
-            QuarryError::MalformedRequest(_) => 400,
-            QuarryError::InvalidInput { field, .. } if *field == "body" => 413,
-            QuarryError::InvalidInput { .. } => 422,
-            QuarryError::Cancelled => 499,
-            _ => 500,
-        };
-        HttpError::new(status, e.code(), e.to_string())
+        HttpError::new(e.http_status(), e.code(), e.to_string())
     }
 }
 
@@ -157,28 +150,7 @@ impl Request {
     /// Parses a request body: the contract input, plus an optional boolean
     /// `stream` that the core's strict parser does not know about.
     pub fn parse(body: &[u8]) -> Result<Request, HttpError> {
-        if body.len() > quarry::contract::MAX_REQUEST_BYTES {
-            // Checked before JSON parsing so a huge body costs nothing.
-            return Err(Input::from_json(body)
-                .err()
-                .map(HttpError::from)
-                .unwrap_or_else(|| {
-                    HttpError::new(413, "invalid_input", "request body too large")
-                }));
-        }
-        let mut value: Value = serde_json::from_slice(body)
-            .map_err(|e| HttpError::from(QuarryError::MalformedRequest(e.to_string())))?;
-        let stream = match value.as_object_mut().and_then(|o| o.remove("stream")) {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => b,
-            Some(other) => {
-                return Err(HttpError::from(QuarryError::MalformedRequest(format!(
-                    "`stream` must be a boolean, got {other}"
-                ))))
-            }
-        };
-        let stripped = serde_json::to_vec(&value).unwrap_or_default();
-        let input = Input::from_json(&stripped)?;
+        let (input, stream) = Input::from_request_json(body)?;
         Ok(Request { input, stream })
     }
 
