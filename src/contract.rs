@@ -74,8 +74,12 @@ impl Input {
     /// optional boolean `"stream"` (server-sent events), which the strict
     /// input parser would reject as unknown. Returns the input and the flag.
     pub fn from_request_json(body: &[u8]) -> Result<(Input, bool)> {
-        let Ok(mut value) = serde_json::from_slice::<Value>(body) else {
-            // Too large, not UTF-8 or not JSON: the input parser names it.
+        // The size limit is on the body as sent, before the flag is taken
+        // out; too large, not UTF-8 or not JSON: the input parser names it.
+        let parsed = (body.len() <= MAX_REQUEST_BYTES)
+            .then(|| serde_json::from_slice::<Value>(body).ok())
+            .flatten();
+        let Some(mut value) = parsed else {
             return Input::from_json(body).map(|input| (input, false));
         };
         let stream = match value.as_object_mut().and_then(|o| o.remove("stream")) {
