@@ -328,6 +328,27 @@ impl ToolName {
         }
     }
 
+    /// The tagger's one argument for this tool, as the wire format carries
+    /// it (`title_tool rust engineer` is `{"title": "rust engineer"}`);
+    /// `None` for tools without arguments. See [`crate::tools`].
+    pub fn wire_argument(self) -> Option<&'static str> {
+        match self {
+            ToolName::Seniority => Some("level"),
+            ToolName::WorkplaceType | ToolName::EmploymentType => Some("type"),
+            ToolName::DatePosted => Some("within"),
+            ToolName::NumApplicants => Some("applicants"),
+            ToolName::Salary => Some("amount"),
+            ToolName::EasyApply | ToolName::JobInNetwork => None,
+            name => name.text_argument(),
+        }
+    }
+
+    /// Whether the wire argument is a span copied from the query (or
+    /// rewrite) rather than an enum value.
+    pub fn copies_span(self) -> bool {
+        matches!(self, ToolName::Salary | ToolName::NumApplicants) || self.text_argument().is_some()
+    }
+
     /// Tools whose argument is free text copied from the query.
     pub fn text_argument(self) -> Option<&'static str> {
         match self {

@@ -14,7 +14,7 @@ use llguidance::api::TopLevelGrammar;
 use llguidance::toktrie::{TokEnv, TokRxInfo, TokTrie, TokenId, TokenizerEnv};
 use llguidance::{Matcher, ParserFactory};
 
-use crate::contract::{Intent, Profile};
+use crate::contract::{Intent, Profile, ToolName};
 use crate::error::{QuarryError, Result};
 use crate::generator::Constraint;
 use crate::tokenizer::Tokenizer;
@@ -113,18 +113,11 @@ fn one_of<'a>(options: impl IntoIterator<Item = &'a str>) -> String {
         .join(" | ")
 }
 
-/// Text a span may be copied from. Quotes, backslashes and control
-/// characters cannot appear inside the wire format's JSON strings unescaped,
-/// so they are blanked: a span never contains them.
+/// Text a span may be copied from. A wire line ends at its newline, so
+/// control characters are blanked: a span never contains them.
 pub fn span_source(text: &str) -> String {
     text.chars()
-        .map(|c| {
-            if c == '"' || c == '\\' || c.is_control() {
-                ' '
-            } else {
-                c
-            }
-        })
+        .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
 }
 
@@ -138,7 +131,7 @@ pub fn grammar(constraint: &Constraint<'_>) -> String {
         Constraint::Rewrite { query, profile } => {
             let pieces = rewrite_pieces(query, profile);
             format!(
-                "start: \"rewrite \\\"\" TEXT \"\\\"\\n\"\nTEXT: PIECE ((\" \" | \", \") PIECE)* & /.{{1,{MAX_REWRITE_CHARS}}}/\nPIECE: {}\n",
+                "start: \"rewrite \" TEXT \"\\n\"\nTEXT: PIECE ((\" \" | \", \") PIECE)* & /.{{1,{MAX_REWRITE_CHARS}}}/\nPIECE: {}\n",
                 one_of(pieces.iter().map(String::as_str))
             )
         }
@@ -154,42 +147,32 @@ pub fn grammar(constraint: &Constraint<'_>) -> String {
 }
 
 fn tagger_grammar(source: &str) -> String {
-    let span = |tool: &str, key: &str| {
-        format!(
-            "{} SPAN \"\\\"}}\\n\"",
-            literal(&format!("{tool} {{\"{key}\":\""))
-        )
-    };
-    let choice = |tool: &str, key: &str, options: &[&str]| {
-        format!(
-            "{} ({}) \"\\\"}}\\n\"",
-            literal(&format!("{tool} {{\"{key}\":\"")),
-            one_of(options.iter().copied())
-        )
-    };
     let source = span_source(source);
-    let mut lines = vec![
-        span("title_tool", "title"),
-        span("company_tool", "company"),
-        span("location_tool", "location"),
-        span("industry_tool", "industry"),
-        span("num_applicants_tool", "applicants"),
-        choice("seniority_tool", "level", SENIORITY_LEVELS),
-        choice("workplace_type_tool", "type", WORKPLACE_TYPES),
-        choice("employment_type_tool", "type", EMPLOYMENT_TYPES),
-        choice("date_posted_tool", "within", DATE_WINDOWS),
-        literal("easy_apply_tool {}\n"),
-        literal("job_in_network_tool {}\n"),
-    ];
     // A salary needs a figure; offering the line without one would let the
     // model start a piece it cannot finish.
     let has_figure = source.chars().any(|c| ('1'..='9').contains(&c));
-    if has_figure {
-        lines.push(format!(
-            "{} SALARY \"\\\"}}\\n\"",
-            literal("salary_tool {\"amount\":\"")
-        ));
-    }
+    let lines: Vec<String> = ToolName::ALL
+        .into_iter()
+        .filter(|&tool| tool != ToolName::Salary || has_figure)
+        .map(|tool| {
+            let name = tool.as_str();
+            let argument = match tool {
+                ToolName::Salary => "SALARY".to_string(),
+                _ if tool.copies_span() => "SPAN".to_string(),
+                ToolName::Seniority => format!("({})", one_of(SENIORITY_LEVELS.iter().copied())),
+                ToolName::WorkplaceType => format!("({})", one_of(WORKPLACE_TYPES.iter().copied())),
+                ToolName::EmploymentType => {
+                    format!("({})", one_of(EMPLOYMENT_TYPES.iter().copied()))
+                }
+                ToolName::DatePosted => format!("({})", one_of(DATE_WINDOWS.iter().copied())),
+                _ => return literal(&format!("{name}\n")),
+            };
+            // The space before a copied word is the argument's own, as in
+            // the prompt (see `crate::stream`): llguidance lets the model
+            // write ` naples` as one token across the literal's end.
+            format!("{} {argument} \"\\n\"", literal(&format!("{name} ")))
+        })
+        .collect();
     // A span is a run of the source's words, never empty or padded; a
     // salary span also holds a non-zero digit, so it can be read.
     let substring = serde_json::json!({ "substring_words": source });
@@ -278,8 +261,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn spans_cannot_carry_quotes_or_backslashes() {
-        assert_eq!(span_source("a \"b\" c\\d\n"), "a  b  c d ");
+    fn spans_cannot_carry_control_characters() {
+        assert_eq!(span_source("a \"b\"\tc\\d\n"), "a \"b\" c\\d ");
     }
 
     #[test]

@@ -66,8 +66,8 @@ fn system(task: Task, style: Style) -> &'static str {
         (Style::Compact, Task::Tagger) => "tag",
         (Style::Compact, Task::Suggester) => "suggest",
         (Style::Instruct, Task::Planner) => "Classify the job-search query. Answer one line: `intent X` where X is criteria_search, self_reference (needs the member's own data), non_job or trust_violation.",
-        (Style::Instruct, Task::Rewriter) => "Rewrite the self-referential job-search query into a self-contained one, copying profile values word for word. Answer one line: `rewrite \"...\"`.",
-        (Style::Instruct, Task::Tagger) => "Tag the job-search query. Answer one line per tool call: `<tool> {json arguments}`, copying text from the query. Tools: title_tool, company_tool, location_tool, seniority_tool, industry_tool, workplace_type_tool, employment_type_tool, easy_apply_tool, date_posted_tool, num_applicants_tool, job_in_network_tool, salary_tool.",
+        (Style::Instruct, Task::Rewriter) => "Rewrite the self-referential job-search query into a self-contained one, copying profile values word for word. Answer one line: `rewrite <query>`.",
+        (Style::Instruct, Task::Tagger) => "Tag the job-search query. Answer one line per tool call: `<tool> <argument>`, copying text from the query. Tools: title_tool, company_tool, location_tool, seniority_tool, industry_tool, workplace_type_tool, employment_type_tool, easy_apply_tool, date_posted_tool, num_applicants_tool, job_in_network_tool, salary_tool.",
         (Style::Instruct, Task::Suggester) => "Suggest up to five related industries from the taxonomy. Answer one line: `suggest [\"...\"]`.",
     }
 }
@@ -92,6 +92,13 @@ pub fn render_empty(task: Task, style: Style) -> Prompt {
 /// Control tokens inside user text would let a query forge turns.
 fn escape(text: &str) -> String {
     text.replace(IM_START, "").replace(IM_END, "")
+}
+
+/// The query as the model reads it: after one space, so that each of its
+/// words is the same token as when the model copies it into an output line
+/// (`title_tool rust engineer`; see [`crate::stream`]).
+fn query_text(query: &str) -> String {
+    format!(" {}", escape(query))
 }
 
 /// The profile as `key: value` lines, in a fixed order.
@@ -123,20 +130,20 @@ pub fn profile_lines(profile: &Profile) -> String {
 }
 
 pub fn planner(query: &str, style: Style) -> Prompt {
-    render(Task::Planner, style, &escape(query))
+    render(Task::Planner, style, &query_text(query))
 }
 
 pub fn rewriter(query: &str, profile: &Profile, style: Style) -> Prompt {
     render(
         Task::Rewriter,
         style,
-        &format!("{}{}", profile_lines(profile), escape(query)),
+        &format!("{}query:{}", profile_lines(profile), query_text(query)),
     )
 }
 
 /// `text` is the query, or the rewrite for self-reference.
 pub fn tagger(text: &str, style: Style) -> Prompt {
-    render(Task::Tagger, style, &escape(text))
+    render(Task::Tagger, style, &query_text(text))
 }
 
 pub fn suggester(industry: &str, member_industry: Option<&str>, style: Style) -> Prompt {
@@ -159,7 +166,7 @@ mod tests {
         assert_ne!(a.body, b.body);
         assert_eq!(
             a.text(),
-            "<|im_start|>system\ntag<|im_end|>\n<|im_start|>user\nnurse jobs<|im_end|>\n<|im_start|>assistant\n"
+            "<|im_start|>system\ntag<|im_end|>\n<|im_start|>user\n nurse jobs<|im_end|>\n<|im_start|>assistant\n"
         );
     }
 
@@ -181,7 +188,7 @@ mod tests {
         };
         let p = rewriter("chef jobs near me", &profile, Style::Compact);
         assert!(p.body.starts_with(
-            "title: Sous Chef\nlocation: Naples, Florida, United States\nchef jobs near me"
+            "title: Sous Chef\nlocation: Naples, Florida, United States\nquery: chef jobs near me"
         ));
     }
 }

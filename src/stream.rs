@@ -6,16 +6,22 @@
 //!
 //! ```text
 //! intent self_reference
-//! rewrite "Sous Chef jobs in naples"
-//! title_tool {"title":"sous chef"}
-//! location_tool {"location":"naples"}
+//! rewrite Sous Chef jobs in naples
+//! title_tool sous chef
+//! location_tool naples
+//! easy_apply_tool
 //! suggest ["Restaurants","Hospitality"]
 //! ```
 //!
-//! `intent` takes a bare intent name, `rewrite` a JSON string, a tool name a
-//! JSON object of the tagger's arguments (see [`crate::tools`]) and `suggest`
-//! a JSON array of industry names. Lines are short and self-delimiting, so a
-//! piece is final at its newline and tools can run while the model goes on.
+//! `intent` takes a bare intent name, `rewrite` the rewritten query as plain
+//! text, a tool name its one argument as plain text (none for argument-less
+//! tools; [`ToolName::wire_argument`] names it) and `suggest` a JSON array of
+//! industry names. Copied text is written exactly as the prompt writes it,
+//! after one space, so a copied word is the same token as in the prompt:
+//! copying is then the attention pattern a small model learns first, where
+//! quoting (`"naples` against ` naples`) made every word a different token.
+//! Lines are short and self-delimiting, so a piece is final at its newline
+//! and tools can run while the model goes on.
 //! The order is fixed: intent, then rewrite (self-reference only), then
 //! tools, then suggestions; anything else is malformed.
 //!
@@ -93,13 +99,17 @@ impl StreamParser {
         events
     }
 
-    /// Ends the stream: a last line without its newline is still accepted
-    /// when complete; a cut-off one is an error.
+    /// Ends the stream. Every piece ends with its newline, so a last line
+    /// without one was cut off (plain text cannot tell a whole span from a
+    /// cut one) and is an error.
     pub fn finish(&mut self) -> Vec<Event> {
         let mut events = Vec::new();
-        if !self.failed && !self.line.is_empty() {
-            let line = std::mem::take(&mut self.line);
-            self.parse_line(&line, &mut events);
+        if !self.failed && !self.line.trim_ascii().is_empty() {
+            let line = String::from_utf8_lossy(&self.line).into_owned();
+            self.fail(
+                &mut events,
+                format!("output cut off at `{}`", truncate(&line, 80)),
+            );
         }
         events
     }
@@ -152,9 +162,10 @@ impl StreamParser {
                     return Err(format!("rewrite without self-reference: {}", quoted()));
                 }
                 self.advance(Stage::Rewrite, keyword)?;
-                let text: String = serde_json::from_str(payload)
-                    .map_err(|e| format!("bad rewrite {}: {e}", quoted()))?;
-                Ok(Some(Event::Rewrite(text)))
+                if payload.is_empty() {
+                    return Err(format!("empty rewrite: {}", quoted()));
+                }
+                Ok(Some(Event::Rewrite(payload.to_string())))
             }
             SUGGEST => {
                 self.advance(Stage::Suggestions, keyword)?;
@@ -166,11 +177,14 @@ impl StreamParser {
                 let name =
                     ToolName::parse(tool).ok_or_else(|| format!("unknown piece {}", quoted()))?;
                 self.advance(Stage::Tools, keyword)?;
-                let arguments: Value = serde_json::from_str(payload)
-                    .map_err(|e| format!("bad arguments {}: {e}", quoted()))?;
-                if !arguments.is_object() {
-                    return Err(format!("arguments are not an object in {}", quoted()));
-                }
+                let arguments = match (name.wire_argument(), payload) {
+                    (None, "") => serde_json::json!({}),
+                    (Some(key), argument) if !argument.is_empty() => {
+                        serde_json::json!({ key: argument })
+                    }
+                    (None, _) => return Err(format!("{tool} takes no argument: {}", quoted())),
+                    (Some(_), _) => return Err(format!("{tool} without its argument")),
+                };
                 let call = ToolCall::new(name, arguments);
                 // A tool appears once per distinct value.
                 if self.tools.contains(&call) {
@@ -217,16 +231,18 @@ pub mod wire {
         format!("{INTENT} {}\n", intent.as_str())
     }
 
+    /// `text` holds no newline (the rewriter's grammar cannot write one).
     pub fn rewrite(text: &str) -> String {
-        format!("{REWRITE} {}\n", Value::from(text))
+        format!("{REWRITE} {text}\n")
     }
 
+    /// `call` holds the tagger's wire argument (see [`crate::tools`]).
     pub fn tool(call: &ToolCall) -> String {
-        format!(
-            "{} {}\n",
-            call.name.as_str(),
-            Value::Object(call.arguments.clone())
-        )
+        let argument = call.name.wire_argument().and_then(|key| call.text(key));
+        match argument {
+            Some(argument) => format!("{} {argument}\n", call.name.as_str()),
+            None => format!("{}\n", call.name.as_str()),
+        }
     }
 
     pub fn suggest(names: &[String]) -> String {
@@ -276,16 +292,22 @@ mod tests {
         let mut parser = StreamParser::new();
         assert!(parser.push(b"intent criteria_sea").is_empty());
         assert_eq!(
-            parser.push(b"rch\ntitle_tool {\"ti"),
+            parser.push(b"rch\ntitle_tool nu"),
             vec![Event::Intent(Intent::CriteriaSearch)]
         );
-        let events = parser.push(b"tle\":\"nurse\"}\n");
-        assert_eq!(events.len(), 1);
+        let events = parser.push(b"rse\n");
+        assert_eq!(
+            events,
+            vec![Event::Tool(ToolCall::new(
+                ToolName::Title,
+                json!({"title": "nurse"})
+            ))]
+        );
     }
 
     #[test]
     fn truncated_output_keeps_what_was_final() {
-        let text = "intent criteria_search\ntitle_tool {\"title\":\"nurse\"}\ncompany_tool {\"comp";
+        let text = "intent criteria_search\ntitle_tool nurse\ncompany_tool goo";
         let events = parse_all(text.as_bytes());
         assert_eq!(events.len(), 3);
         assert!(matches!(events[2], Event::Error(_)));
@@ -294,13 +316,15 @@ mod tests {
     #[test]
     fn out_of_order_and_unknown_pieces_are_errors() {
         for bad in [
-            "title_tool {\"title\":\"x\"}\n",
-            "intent criteria_search\nrewrite \"x\"\n",
+            "title_tool x\n",
+            "intent criteria_search\nrewrite x\n",
+            "intent self_reference\nrewrite\n",
             "intent criteria_search\nintent non_job\n",
-            "intent trust_violation\ntitle_tool {\"title\":\"x\"}\n",
-            "intent criteria_search\nsuggest []\ntitle_tool {\"title\":\"x\"}\n",
-            "intent criteria_search\nweather_tool {}\n",
-            "intent criteria_search\ntitle_tool [1]\n",
+            "intent trust_violation\ntitle_tool x\n",
+            "intent criteria_search\nsuggest []\ntitle_tool x\n",
+            "intent criteria_search\nweather_tool\n",
+            "intent criteria_search\ntitle_tool\n",
+            "intent criteria_search\neasy_apply_tool now\n",
             "intent maybe\n",
         ] {
             let events = parse_all(bad.as_bytes());
@@ -320,7 +344,7 @@ mod tests {
 
     #[test]
     fn duplicate_tool_calls_are_dropped() {
-        let text = "intent criteria_search\ntitle_tool {\"title\":\"nurse\"}\ntitle_tool {\"title\":\"nurse\"}\n";
+        let text = "intent criteria_search\ntitle_tool nurse\ntitle_tool nurse\n";
         assert_eq!(parse_all(text.as_bytes()).len(), 2);
     }
 
@@ -334,7 +358,7 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_an_error() {
-        let events = parse_all(b"intent criteria_search\ntitle_tool {\"title\":\"\xff\"}\n");
+        let events = parse_all(b"intent criteria_search\ntitle_tool \xff\n");
         assert!(matches!(events.last(), Some(Event::Error(_))));
     }
 }

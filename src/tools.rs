@@ -6,9 +6,12 @@
 //! `{max: 10}`, "this week" into a cutoff timestamp. Keeping arithmetic and
 //! lookups out of the model is what lets a small model be exact.
 //!
-//! Tagger arguments, as the wire format carries them:
+//! Tagger arguments, as the wire format carries them (the model writes the
+//! one argument as plain text, `title_tool rust engineer`; the parser keys it
+//! by [`ToolName::wire_argument`]):
 //!
 //! | tool | model arguments | contract arguments |
+
 //! | --- | --- | --- |
 //! | title / company / industry / location | `{"<key>": span}` | same, plus `resolved` for location and industry |
 //! | seniority, workplace_type, employment_type, date_posted | `{"<key>": enum}` | same, date_posted adds `posted_after` (Unix seconds) |

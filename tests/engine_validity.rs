@@ -125,7 +125,7 @@ fn engine() -> Engine {
     let corpus: Vec<String> = lexicon("titles.txt", include_str!("../models/taxonomy/titles.txt"))
         .into_iter()
         .step_by(7)
-        .chain(["intent criteria_search\ntitle_tool {\"title\":\"nurse\"}\n".to_string()])
+        .chain(["intent criteria_search\ntitle_tool nurse\n".to_string()])
         .collect();
     let tokenizer = quarry::tokenizer::train_bpe(corpus.iter(), 1500).unwrap();
     let config = Config {

@@ -337,7 +337,7 @@ fn salary_takes_the_members_currency() {
 #[test]
 fn malformed_output_is_an_error_then_done_with_what_was_final() {
     let tagger = format!(
-        "{}company_tool {{\"company\": 7}}\n{}",
+        "{}company_tool\n{}",
         tool(ToolName::Title, json!({"title": "nurse"})),
         tool(ToolName::Location, json!({"location": "austin"})),
     );

@@ -132,12 +132,11 @@ pub fn tagger(
     let ctx = ToolContext::new(taxonomy, profile, source, now);
     let mut executed = Vec::with_capacity(calls.len());
     for call in calls {
-        let key = match call.name {
-            ToolName::Salary => Some("amount"),
-            ToolName::NumApplicants => Some("applicants"),
-            name => name.text_argument(),
-        };
-        if let Some(key) = key {
+        if let Some(key) = call
+            .name
+            .wire_argument()
+            .filter(|_| call.name.copies_span())
+        {
             let span = call
                 .text(key)
                 .ok_or_else(|| format!("{} without `{key}`", call.name.as_str()))?;

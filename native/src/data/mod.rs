@@ -653,9 +653,7 @@ mod tests {
                     let ctx = quarry::tools::ToolContext::new(taxonomy, None, user, NOW_UNIX);
                     for call in &calls {
                         for value in call.arguments.values().filter_map(Value::as_str) {
-                            if call.name.text_argument().is_some()
-                                || matches!(call.name, ToolName::Salary | ToolName::NumApplicants)
-                            {
+                            if call.name.copies_span() {
                                 assert!(check::word_aligned(user, value), "`{value}` in {line}");
                             }
                         }
@@ -664,13 +662,10 @@ mod tests {
                     }
                 }
                 "rewriter" => {
-                    let rewrite: String =
-                        serde_json::from_str(target.trim_start_matches("rewrite ").trim_end())
-                            .unwrap();
-                    let (profile_text, query) = user.rsplit_once('\n').unwrap();
-                    assert!(!profile_text.is_empty());
+                    let rewrite = target.strip_prefix("rewrite ").unwrap().trim_end();
+                    let (profile_text, query) = user.rsplit_once("\nquery: ").unwrap();
+                    assert!(!profile_text.is_empty() && !query.is_empty());
                     assert!(!rewrite.is_empty() && rewrite.len() <= 512, "{line}");
-                    let _ = query;
                 }
                 "suggester" => {
                     let names: Vec<String> =

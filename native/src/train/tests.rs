@@ -42,9 +42,7 @@ fn synthetic(count: usize) -> String {
             )
         } else {
             let query = format!("{title} jobs in {place}");
-            let target = format!(
-                "title_tool {{\"title\":\"{title}\"}}\nlocation_tool {{\"location\":\"{place}\"}}\n"
-            );
+            let target = format!("title_tool {title}\nlocation_tool {place}\n");
             line("tagger", &prompt::tagger(&query, Style::Compact), &target)
         };
         out.push_str(&text);

@@ -1,0 +1,94 @@
+//! The engine must feed the model the tokens it was trained on. Training
+//! tokenizes each gold output canonically; at inference the grammar forces
+//! some tokens and the model picks the rest. If forcing ever ended on a lone
+//! space (`location_tool ` + `naples`) where the canonical text has one token
+//! (`location_tool` + ` naples`), every copied word would start from a token
+//! sequence the model never saw. This walks the decoder exactly as the
+//! engine does, with an oracle in place of the model, and checks that the
+//! tokens equal the canonical tokenization of the whole output.
+
+use quarry::decode::Decoder;
+use quarry::generator::Constraint;
+use quarry::tokenizer::Tokenizer;
+use quarry::Profile;
+
+fn tokenizer() -> Tokenizer {
+    Tokenizer::from_json(include_bytes!("../models/tokenizer.json")).unwrap()
+}
+
+/// The tokens the engine's loop feeds the model when the model always picks
+/// the next canonical token of `output`.
+fn engine_tokens(tokenizer: &Tokenizer, constraint: &Constraint<'_>, output: &str) -> Vec<u32> {
+    let decoder = Decoder::new(tokenizer, tokenizer.vocab_size()).unwrap();
+    let mut matcher = decoder.matcher(constraint).unwrap();
+    let mut fed: Vec<u32> = Vec::new();
+    while !matcher.is_stopped() {
+        let done = tokenizer.decode(&fed).unwrap();
+        let forced = matcher.compute_ff_tokens();
+        let tokens = if !forced.is_empty() {
+            forced
+        } else if done.len() == output.len() {
+            break;
+        } else {
+            let next = tokenizer.encode(&output[done.len()..]).unwrap()[0];
+            let mask = matcher.compute_mask().unwrap();
+            assert!(
+                mask.is_allowed(next),
+                "grammar refuses {:?} after {done:?}",
+                tokenizer.decode(&[next]).unwrap()
+            );
+            vec![next]
+        };
+        matcher.consume_tokens(&tokens).unwrap();
+        fed.extend(tokens);
+        assert!(
+            output.starts_with(&tokenizer.decode(&fed).unwrap()),
+            "left the output at {:?}",
+            tokenizer.decode(&fed).unwrap()
+        );
+    }
+    assert_eq!(tokenizer.decode(&fed).unwrap(), output);
+    fed
+}
+
+fn assert_canonical(constraint: Constraint<'_>, output: &str) {
+    let tokenizer = tokenizer();
+    let fed = engine_tokens(&tokenizer, &constraint, output);
+    let canonical = tokenizer.encode(output).unwrap();
+    let pieces = |ids: &[u32]| -> Vec<String> {
+        ids.iter()
+            .map(|&id| tokenizer.decode(&[id]).unwrap())
+            .collect()
+    };
+    assert_eq!(pieces(&fed), pieces(&canonical), "for {output:?}");
+}
+
+#[test]
+fn tagger_outputs_are_fed_as_canonical_tokens() {
+    let source = "senior rust engineer jobs in naples over 150k, easy apply, posted this week";
+    assert_canonical(
+        Constraint::Tools { source },
+        "seniority_tool mid_senior\ntitle_tool rust engineer\nlocation_tool naples\nsalary_tool over 150k\neasy_apply_tool\ndate_posted_tool past_week\n",
+    );
+}
+
+#[test]
+fn rewrites_are_fed_as_canonical_tokens() {
+    let profile = Profile {
+        title: Some("Sous Chef".into()),
+        location: Some("Naples, Florida, United States".into()),
+        ..Profile::default()
+    };
+    assert_canonical(
+        Constraint::Rewrite {
+            query: "chef jobs near me",
+            profile: &profile,
+        },
+        "rewrite Sous Chef jobs in Naples, Florida, United States\n",
+    );
+}
+
+#[test]
+fn intents_are_fed_as_canonical_tokens() {
+    assert_canonical(Constraint::Intent, "intent self_reference\n");
+}
