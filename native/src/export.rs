@@ -10,7 +10,7 @@ use quarry::tokenizer::Tokenizer;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A directory with `config.json`, `*.safetensors` and `tokenizer.json`.
+    /// A directory with `config.json`, `model*.safetensors` and `tokenizer.json`.
     #[arg(long)]
     pub model: PathBuf,
     #[arg(long)]
@@ -33,13 +33,7 @@ pub fn run(args: Args) -> Result<(), String> {
     let config = Config::from_json(&read("config.json")?).map_err(|e| e.to_string())?;
     let tokenizer = Tokenizer::from_json(&read("tokenizer.json")?).map_err(|e| e.to_string())?;
     let mut tensors = Vec::new();
-    let mut shards: Vec<PathBuf> = std::fs::read_dir(&args.model)
-        .map_err(|e| format!("{}: {e}", args.model.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
-        .collect();
-    shards.sort();
-    for shard in shards {
+    for shard in crate::load::weight_files(&args.model)? {
         let loaded = candle_core::safetensors::load(&shard, &Device::Cpu)
             .map_err(|e| format!("{}: {e}", shard.display()))?;
         let mut loaded: Vec<_> = loaded.into_iter().collect();

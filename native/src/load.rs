@@ -1,5 +1,5 @@
 //! Finding and loading a model: a GGUF file, a Hugging Face directory
-//! (`config.json`, `*.safetensors`, `tokenizer.json`), or the default model.
+//! (`config.json`, `model*.safetensors`, `tokenizer.json`), or the default model.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -58,7 +58,32 @@ pub fn device(name: &str) -> Result<Device, String> {
     }
 }
 
+/// A Hugging Face directory's weight files, in order: `model.safetensors`
+/// or its shards `model-00001-of-00002.safetensors`. Other safetensors in
+/// the directory are not weights: `quarry train` keeps its checkpoint and
+/// optimizer moments beside the model, with the same tensor names.
+pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut shards: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name == "model.safetensors"
+                || (name.starts_with("model-") && name.ends_with(".safetensors"))
+        })
+        .collect();
+    shards.sort();
+    if shards.is_empty() {
+        return Err(format!(
+            "{}: no model.safetensors (or model-*.safetensors shards)",
+            dir.display()
+        ));
+    }
+    Ok(shards)
+}
+
 /// Loads the model and reports how long it took.
+
 pub fn load(args: &ModelArgs) -> Result<(Engine, std::time::Duration), String> {
     let start = Instant::now();
     let device = device(&args.device)?;
@@ -68,15 +93,7 @@ pub fn load(args: &ModelArgs) -> Result<(Engine, std::time::Duration), String> {
     let engine = if path.is_dir() {
         let config =
             Config::from_json(&read(&path.join("config.json"))?).map_err(|e| e.to_string())?;
-        let mut shards: Vec<PathBuf> = std::fs::read_dir(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
-            .collect();
-        shards.sort();
-        if shards.is_empty() {
-            return Err(format!("{}: no .safetensors files", path.display()));
-        }
+        let shards = weight_files(&path)?;
         let model = Qwen2::from_safetensors(config, &shards, &device).map_err(|e| e.to_string())?;
         let tokenizer = match tokenizer_json {
             Some(json) => json,

@@ -5,7 +5,7 @@
 //! differentiable ops, so what is trained is exactly what inference runs.
 //! Outputs (in `--out`): `tokenizer.json`, `config.json`,
 //! `model.safetensors` (Hugging Face names), `quarry-q8_0.gguf`,
-//! `quarry-f32.gguf`, `training.json`, and for `--resume`
+//! `quarry-q4_0.gguf`, `quarry-f32.gguf`, `training.json`, and for `--resume`
 //! `checkpoint.safetensors`, `optimizer.safetensors`, `train_state.json`.
 //!
 //! The schedule is a linear warm-up over the first 3% of training, then a
@@ -948,6 +948,7 @@ pub fn export(
     candle_core::safetensors::save(&map, &st).map_err(ctx!(st.display()))?;
     for (name, quant) in [
         ("quarry-q8_0.gguf", Quantization::Q8_0),
+        ("quarry-q4_0.gguf", Quantization::Q4_0),
         ("quarry-f32.gguf", Quantization::F32),
     ] {
         let path = out.join(name);
@@ -967,6 +968,7 @@ pub fn export(
         "config.json",
         "model.safetensors",
         "quarry-q8_0.gguf",
+        "quarry-q4_0.gguf",
         "quarry-f32.gguf",
         "checkpoint.safetensors",
     ];

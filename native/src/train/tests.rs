@@ -81,18 +81,18 @@ fn args(dir: &std::path::Path, steps: usize) -> Args {
 #[test]
 fn a_tiny_model_learns_resumes_and_exports_gguf_the_engine_runs() {
     let dir = scratch("e2e");
-    // 40 steps, then 20 more from the checkpoint.
-    let first = train(args(&dir, 40)).unwrap();
-    assert_eq!(first.state.step, 40);
+    // 100 steps, then 50 more from the checkpoint.
+    let first = train(args(&dir, 100)).unwrap();
+    assert_eq!(first.state.step, 100);
     let summary = train(Args {
         resume: true,
-        max_steps: Some(60),
-        ..args(&dir, 60)
+        max_steps: Some(150),
+        ..args(&dir, 150)
     })
     .unwrap();
-    assert_eq!(summary.state.step, 60);
+    assert_eq!(summary.state.step, 150);
     assert_eq!(
-        summary.state.optimizer_step, 60,
+        summary.state.optimizer_step, 150,
         "moments and step restored"
     );
 
@@ -110,6 +110,7 @@ fn a_tiny_model_learns_resumes_and_exports_gguf_the_engine_runs() {
         "config.json",
         "model.safetensors",
         "quarry-q8_0.gguf",
+        "quarry-q4_0.gguf",
         "quarry-f32.gguf",
         "training.json",
         "train_state.json",
@@ -153,7 +154,7 @@ fn a_tiny_model_learns_resumes_and_exports_gguf_the_engine_runs() {
     assert!(diff < 1e-4, "f32 GGUF logits differ by {diff}");
 
     // Both files load into the engine and generate.
-    for name in ["quarry-q8_0.gguf", "quarry-f32.gguf"] {
+    for name in ["quarry-q8_0.gguf", "quarry-q4_0.gguf", "quarry-f32.gguf"] {
         let bytes = std::fs::read(out.join(name)).unwrap();
         let mut engine = Engine::from_gguf(&bytes, None, None, &Device::Cpu).unwrap();
         assert_eq!(engine.style(), Style::Compact);
@@ -176,6 +177,28 @@ fn a_tiny_model_learns_resumes_and_exports_gguf_the_engine_runs() {
             "{name}: the trained model should get this one right"
         );
     }
+
+    // Exporting the training directory takes the model's weights only, not
+    // the checkpoint and optimizer moments kept beside them (same names).
+    let exported = dir.join("exported.gguf");
+    crate::export::run(crate::export::Args {
+        model: out.clone(),
+        out: exported.clone(),
+        quant: "q8_0".into(),
+        compact: true,
+    })
+    .unwrap();
+    let tensor_count = |path: &std::path::Path| {
+        let mut file = std::fs::File::open(path).unwrap();
+        candle_core::quantized::gguf_file::Content::read(&mut file)
+            .unwrap()
+            .tensor_infos
+            .len()
+    };
+    assert_eq!(
+        tensor_count(&exported),
+        tensor_count(&out.join("quarry-q8_0.gguf"))
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
