@@ -23,7 +23,7 @@ const quarry :Workerd.Worker = (
   globalOutbound = "outbound",
   bindings = [
     (name = "QUARRY_ORIGIN", text = "http://127.0.0.1:8080"),
-    (name = "QUARRY_FALLBACK_THRESHOLD", text = "0.5"),
+    (name = "QUARRY_FALLBACK_THRESHOLD", text = "0.7"),
     (name = "QUARRY_EDGE_MAX_QUERY_TOKENS", text = "64"),
   ],
 );

@@ -26,7 +26,7 @@ pub static MODEL_GGUF: &[u8] = include_bytes!("../../../models/quarry-q8_0.gguf"
 /// Default confidence threshold below which the edge escalates. Chosen on
 /// `tests/data/dev.jsonl` by `scripts/edge/threshold.py`: the largest share
 /// of wrong answers caught minus share of right answers escalated (README).
-pub const DEFAULT_THRESHOLD: f64 = 0.5;
+pub const DEFAULT_THRESHOLD: f64 = 0.7;
 
 /// Longest query, in the edge model's tokens, that it answers itself. The
 /// default model's tagger training inputs are at most 65 tokens (p99.9: 43);
