@@ -83,7 +83,6 @@ pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 /// Loads the model and reports how long it took.
-
 pub fn load(args: &ModelArgs) -> Result<(Engine, std::time::Duration), String> {
     let start = Instant::now();
     let device = device(&args.device)?;
