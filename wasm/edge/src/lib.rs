@@ -192,18 +192,27 @@ pub struct EdgeAnswer {
     pub escalation: Option<Escalation>,
 }
 
-/// Decides whether an edge output goes to the origin. Denials never do:
-/// trust is decided at the edge, identically to the origin's core.
+/// Decides whether an edge output goes to the origin. The trust screen's
+/// denials never do: the origin's core screens identically. Any other
+/// denial stays at the edge too, unless the query is longer than the edge
+/// model has seen: its verdict there is no better than its tagging (a long
+/// repetitive query reads as a violation to the default model).
 pub fn decide(
     output: &Output,
     model_error: bool,
     query_tokens: usize,
     config: &Config,
 ) -> Option<Escalation> {
-    if output.denied {
+    let screened = output
+        .denial
+        .as_ref()
+        .is_some_and(|d| d.stage == quarry::contract::DenialStage::Screen);
+    if screened {
         None
     } else if query_tokens > config.max_query_tokens {
         Some(Escalation::QueryTooLong)
+    } else if output.denied {
+        None
     } else if model_error {
         Some(Escalation::ModelError)
     } else if output.confidence < config.threshold {
@@ -462,11 +471,28 @@ mod tests {
         );
         out.confidence = 0.1;
         assert_eq!(
-            decide(&out, true, 1000, &config(1.0)),
+            decide(&out, true, 5, &config(1.0)),
             None,
-            "denials stay at the edge"
+            "the model's denials stay at the edge"
+        );
+        assert_eq!(
+            decide(&out, false, 1000, &config(0.0)),
+            Some(Escalation::QueryTooLong),
+            "unless the query is beyond what the edge model has seen"
+        );
+        let mut screened = out.clone();
+        screened.denial = Some(quarry::contract::Denial {
+            category: None,
+            stage: quarry::contract::DenialStage::Screen,
+        });
+        assert_eq!(
+            decide(&screened, false, 1000, &config(1.0)),
+            None,
+            "the screen's denials always stay"
         );
         out.denied = false;
+        out.denial = None;
+
         assert_eq!(
             decide(&out, false, 65, &config(0.0)),
             Some(Escalation::QueryTooLong)
