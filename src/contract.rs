@@ -69,7 +69,6 @@ impl Input {
         input.validated()
     }
 
-    /// Builds an input from a query alone.
     /// Parses an HTTP front's request body: the contract input plus an
     /// optional boolean `"stream"` (server-sent events), which the strict
     /// input parser would reject as unknown. Returns the input and the flag.
@@ -96,6 +95,7 @@ impl Input {
         Ok((Input::from_json(&body)?, stream))
     }
 
+    /// Builds an input from a query alone.
     pub fn query(query: impl Into<String>) -> Input {
         Input {
             query: query.into(),

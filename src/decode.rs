@@ -18,7 +18,7 @@ use crate::contract::{Intent, Profile, ToolName};
 use crate::error::{QuarryError, Result};
 use crate::generator::Constraint;
 use crate::tokenizer::Tokenizer;
-use crate::tools::{DATE_WINDOWS, EMPLOYMENT_TYPES, SENIORITY_LEVELS, WORKPLACE_TYPES};
+use crate::tools::enum_values;
 
 /// llguidance's view of the tokenizer: token bytes in a trie, and canonical
 /// tokenization for forced text.
@@ -156,16 +156,11 @@ fn tagger_grammar(source: &str) -> String {
         .filter(|&tool| tool != ToolName::Salary || has_figure)
         .map(|tool| {
             let name = tool.as_str();
-            let argument = match tool {
-                ToolName::Salary => "SALARY".to_string(),
+            let argument = match (tool, enum_values(tool)) {
+                (ToolName::Salary, _) => "SALARY".to_string(),
                 _ if tool.copies_span() => "SPAN".to_string(),
-                ToolName::Seniority => format!("({})", one_of(SENIORITY_LEVELS.iter().copied())),
-                ToolName::WorkplaceType => format!("({})", one_of(WORKPLACE_TYPES.iter().copied())),
-                ToolName::EmploymentType => {
-                    format!("({})", one_of(EMPLOYMENT_TYPES.iter().copied()))
-                }
-                ToolName::DatePosted => format!("({})", one_of(DATE_WINDOWS.iter().copied())),
-                _ => return literal(&format!("{name}\n")),
+                (_, Some(values)) => format!("({})", one_of(values.iter().copied())),
+                (_, None) => return literal(&format!("{name}\n")),
             };
             // The space before a copied word is the argument's own, as in
             // the prompt (see `crate::stream`): llguidance lets the model

@@ -45,6 +45,18 @@ pub const EMPLOYMENT_TYPES: &[&str] = &[
 ];
 pub const DATE_WINDOWS: &[&str] = &["past_24_hours", "past_week", "past_month"];
 
+/// The values an enum tool's argument takes; `None` for the other tools.
+/// The decoder's grammar offers exactly these, and execution accepts them.
+pub fn enum_values(tool: ToolName) -> Option<&'static [&'static str]> {
+    match tool {
+        ToolName::Seniority => Some(SENIORITY_LEVELS),
+        ToolName::WorkplaceType => Some(WORKPLACE_TYPES),
+        ToolName::EmploymentType => Some(EMPLOYMENT_TYPES),
+        ToolName::DatePosted => Some(DATE_WINDOWS),
+        _ => None,
+    }
+}
+
 /// "not many applicants", "low competition": the spec's default cap.
 pub const DEFAULT_MAX_APPLICANTS: u64 = 10;
 
@@ -117,13 +129,13 @@ pub fn execute(call: &ToolCall, ctx: &ToolContext<'_>) -> Result<ToolCall, Strin
             }
             out
         }
-        ToolName::Seniority => json!({ "level": choice(args, "level", SENIORITY_LEVELS, name)? }),
-        ToolName::WorkplaceType => json!({ "type": choice(args, "type", WORKPLACE_TYPES, name)? }),
+        ToolName::Seniority => json!({ "level": choice(args, "level", name)? }),
+        ToolName::WorkplaceType => json!({ "type": choice(args, "type", name)? }),
         ToolName::EmploymentType => {
-            json!({ "type": choice(args, "type", EMPLOYMENT_TYPES, name)? })
+            json!({ "type": choice(args, "type", name)? })
         }
         ToolName::DatePosted => {
-            let within = choice(args, "within", DATE_WINDOWS, name)?;
+            let within = choice(args, "within", name)?;
             let seconds = match within {
                 "past_24_hours" => 86_400,
                 "past_week" => 7 * 86_400,
@@ -175,12 +187,8 @@ fn span<'v>(args: &'v Map<String, Value>, key: &str, tool: ToolName) -> Result<&
     }
 }
 
-fn choice<'v>(
-    args: &'v Map<String, Value>,
-    key: &str,
-    options: &[&str],
-    tool: ToolName,
-) -> Result<&'v str, String> {
+fn choice<'v>(args: &'v Map<String, Value>, key: &str, tool: ToolName) -> Result<&'v str, String> {
+    let options = enum_values(tool).unwrap_or_default();
     let value = span(args, key, tool)?;
     if options.contains(&value) {
         Ok(value)
