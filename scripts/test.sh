@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README): installs what the tests need (the
-# pinned toolchain's parts; the transformers reference fixtures and the
+# pinned toolchain's parts; the torch venv that trains and gives the
+# parity reference fixtures, and the
 # OpenAI client, cached outside the clone), then runs every test of the
 # workspace.
 set -euo pipefail
@@ -8,6 +9,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
 QUARRY_PARITY_FIXTURES="$(bash scripts/reference/fixtures.sh)"
 export QUARRY_PARITY_FIXTURES QUARRY_REQUIRE_PARITY=1
+QUARRY_TRAIN_PYTHON="$(bash training/setup.sh)/bin/python"
+export QUARRY_TRAIN_PYTHON QUARRY_REQUIRE_TRAIN=1
 QUARRY_OPENAI_PYTHON="$(bash scripts/serve/setup_openai.sh)"
 export QUARRY_OPENAI_PYTHON QUARRY_REQUIRE_OPENAI=1
 cargo test --workspace --release "$@"

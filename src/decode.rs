@@ -21,10 +21,11 @@ use crate::tokenizer::Tokenizer;
 use crate::tools::enum_values;
 
 /// llguidance's view of the tokenizer: token bytes in a trie, and canonical
-/// tokenization for forced text.
+/// tokenization for forced text. Forced text (a span copied from the query)
+/// is plain text: its spelling of a control token is never that token.
 struct TokenEnv {
     trie: TokTrie,
-    tokenizer: tokenizers::Tokenizer,
+    tokenizer: Tokenizer,
 }
 
 impl TokenizerEnv for TokenEnv {
@@ -34,10 +35,7 @@ impl TokenizerEnv for TokenEnv {
 
     fn tokenize_bytes(&self, s: &[u8]) -> Vec<TokenId> {
         let text = String::from_utf8_lossy(s);
-        self.tokenizer
-            .encode(text.as_ref(), false)
-            .map(|e| e.get_ids().to_vec())
-            .unwrap_or_default()
+        self.tokenizer.encode(&text).unwrap_or_default()
     }
 
     fn tokenize_is_canonical(&self) -> bool {
@@ -74,7 +72,7 @@ impl Decoder {
         let trie = TokTrie::from(&info, &words);
         let env: TokEnv = Arc::new(TokenEnv {
             trie,
-            tokenizer: tokenizer.inner().clone(),
+            tokenizer: tokenizer.clone(),
         });
         let mut factory = ParserFactory::new_simple(&env).map_err(err)?;
         factory.quiet();

@@ -17,7 +17,7 @@ use crate::decode::{Decoder, MAX_REWRITE_CHARS};
 use crate::error::{QuarryError, Result};
 use crate::generator::{GenerationRequest, GenerationStats, Generator};
 use crate::model::{model_err, KvCache, Qwen2};
-use crate::prompt::{Style, Task};
+use crate::prompt::{Prompt, Style, Task};
 use crate::tokenizer::Tokenizer;
 
 /// Longest output per stage, in tokens; a stage that runs past it is cut
@@ -103,16 +103,18 @@ impl Engine {
     pub fn warm_up(&mut self) -> Result<()> {
         for task in Task::ALL {
             let prompt = crate::prompt::render_empty(task, self.style);
-            self.prefix_cache(&prompt.prefix)?;
+            self.prefix_cache(&prompt)?;
         }
         Ok(())
     }
 
-    fn prefix_cache(&mut self, prefix: &str) -> Result<KvCache> {
+    /// The KV cache of `prompt`'s prefix, computed once per distinct prefix.
+    fn prefix_cache(&mut self, prompt: &Prompt) -> Result<KvCache> {
+        let prefix = prompt.prefix.as_str();
         if let Some(cache) = self.prefixes.get(prefix) {
             return Ok(cache.clone());
         }
-        let tokens = self.tokenizer.encode(prefix)?;
+        let tokens = self.tokenizer.encode_prefix(prompt)?;
         let mut cache = KvCache::new();
         self.model
             .forward_last(&self.token_tensor(&tokens)?, &mut cache)?;
@@ -160,8 +162,10 @@ impl Engine {
     /// tokens run in the next [`Engine::step`], batched with other work.
     pub fn start(&mut self, request: &GenerationRequest<'_>) -> Result<Sequence> {
         let prompt = request.prompt;
-        let cache = self.prefix_cache(&prompt.prefix)?;
-        let body = self.tokenizer.encode(&prompt.body)?;
+        let cache = self.prefix_cache(prompt)?;
+        // The request's text is plain text here: only the template's
+        // markers become control tokens (see `Tokenizer::encode_prompt`).
+        let body = self.tokenizer.encode_body(prompt)?;
         if body.is_empty() {
             return Err(QuarryError::Generation(
                 "a prompt with an empty body".into(),

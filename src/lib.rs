@@ -14,6 +14,7 @@ pub mod error;
 pub mod eval;
 pub mod generator;
 pub mod gguf;
+pub mod lexicon;
 pub mod model;
 pub mod prompt;
 pub mod rewriter;

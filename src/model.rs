@@ -1,8 +1,9 @@
 //! The Qwen2-architecture decoder, on candle.
 //!
-//! One definition serves inference (native, wasm, CUDA, Metal) and training:
-//! weights come from Hugging Face safetensors (or a `VarMap` while training)
-//! or from a llama.cpp-style GGUF file, quantized or not. The KV cache is an
+//! One definition serves every target (native, wasm, CUDA, Metal); training
+//! is `transformers`' own `Qwen2ForCausalLM` (`training/train.py`), which
+//! the parity test checks this module against. Weights come from Hugging
+//! Face safetensors or from a llama.cpp-style GGUF file, quantized or not. The KV cache is an
 //! explicit value rather than state hidden in the layers, so a task's fixed
 //! prompt prefix can be computed once and cloned for every request.
 //!
@@ -14,7 +15,7 @@
 use std::io::Cursor;
 
 use candle_core::quantized::{gguf_file, QMatMul};
-use candle_core::{DType, Device, Module, Tensor, D};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
@@ -182,7 +183,7 @@ impl Weights<'_> {
     }
 
     /// A tensor in f32, of the given shape. `init` seeds it when the
-    /// weights are fresh (training from scratch); loaded files ignore it.
+    /// weights are fresh (a `VarMap` in tests); loaded files ignore it.
     fn tensor(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Tensor> {
         match self {
             Weights::Hf(vb) => vb
@@ -280,9 +281,9 @@ impl Linear {
     }
 }
 
-/// `x · wᵀ` over the last dimension. A plain (trainable) weight multiplies
-/// `x` flattened to 2-D: `QMatMul` would broadcast it over the batch, and
-/// backprop would then build, and sum, one weight gradient per sequence.
+/// `x · wᵀ` over the last dimension. A plain f32 weight multiplies `x`
+/// flattened to 2-D, one product for every row, where `QMatMul` would
+/// broadcast the weight over the batch.
 fn project(w: &QMatMul, x: &Tensor) -> candle_core::Result<Tensor> {
     match w {
         QMatMul::Tensor(weight) if x.rank() > 2 => {
@@ -346,23 +347,17 @@ pub struct Qwen2 {
     cos: Tensor,
     sin: Tensor,
     device: Device,
-    /// Training needs ops with gradients; inference uses fused kernels.
-    differentiable: bool,
 }
 
 /// Positions the rotary tables cover; queries and prompts are far shorter.
 const MAX_POSITIONS: usize = 4096;
 
 impl Qwen2 {
-    /// Builds from Hugging Face-named tensors: a safetensors checkpoint, or
-    /// a `VarMap` while training (`differentiable` = true).
-    pub fn from_var_builder(
-        config: Config,
-        vb: VarBuilder<'_>,
-        differentiable: bool,
-    ) -> Result<Qwen2> {
+    /// Builds from Hugging Face-named tensors (a safetensors checkpoint, or
+    /// a `VarMap` in tests).
+    pub fn from_var_builder(config: Config, vb: VarBuilder<'_>) -> Result<Qwen2> {
         let device = vb.device().clone();
-        Qwen2::build(config, Weights::Hf(vb), device, differentiable)
+        Qwen2::build(config, Weights::Hf(vb), device)
     }
 
     /// Loads safetensors files with a `config.json`.
@@ -374,14 +369,14 @@ impl Qwen2 {
         // SAFETY: the files are mapped read-only and not modified while loaded.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(files, DType::F32, device) }
             .map_err(model_err("safetensors"))?;
-        Qwen2::from_var_builder(config, vb, false)
+        Qwen2::from_var_builder(config, vb)
     }
 
     /// Loads safetensors bytes (wasm has no files).
     pub fn from_safetensors_bytes(config: Config, bytes: &[u8], device: &Device) -> Result<Qwen2> {
         let vb = VarBuilder::from_buffered_safetensors(bytes.to_vec(), DType::F32, device)
             .map_err(model_err("safetensors"))?;
-        Qwen2::from_var_builder(config, vb, false)
+        Qwen2::from_var_builder(config, vb)
     }
 
     /// Loads a GGUF file (F32/F16/Q8_0/Q4_K/Q4_0…) written for llama.cpp's
@@ -395,15 +390,10 @@ impl Qwen2 {
             reader,
             device: device.clone(),
         };
-        Qwen2::build(config, weights, device.clone(), false)
+        Qwen2::build(config, weights, device.clone())
     }
 
-    fn build(
-        config: Config,
-        mut w: Weights<'_>,
-        device: Device,
-        differentiable: bool,
-    ) -> Result<Qwen2> {
+    fn build(config: Config, mut w: Weights<'_>, device: Device) -> Result<Qwen2> {
         config.check()?;
         let (h, i) = (config.hidden_size, config.intermediate_size);
         let kv = config.num_key_value_heads * config.head_dim();
@@ -449,7 +439,6 @@ impl Qwen2 {
             cos,
             sin,
             device,
-            differentiable,
         })
     }
 
@@ -570,13 +559,7 @@ impl Qwen2 {
         let q = split(block.q.forward(x)?, c.num_attention_heads)?;
         let k = split(block.k.forward(x)?, c.num_key_value_heads)?;
         let v = split(block.v.forward(x)?, c.num_key_value_heads)?;
-        let rotate = |t: &Tensor| {
-            if self.differentiable {
-                candle_nn::rotary_emb::rope_slow(t, cos, sin)
-            } else {
-                candle_nn::rotary_emb::rope(t, cos, sin)
-            }
-        };
+        let rotate = |t: &Tensor| candle_nn::rotary_emb::rope(t, cos, sin);
         Ok((rotate(&q)?, rotate(&k)?, v))
     }
 
@@ -596,12 +579,7 @@ impl Qwen2 {
         if let Some(mask) = mask {
             scores = scores.broadcast_add(mask)?;
         }
-        let probs = if self.differentiable {
-            candle_nn::ops::softmax(&scores, D::Minus1)?
-        } else {
-            candle_nn::ops::softmax_last_dim(&scores)?
-        };
-        probs.matmul(&v)
+        candle_nn::ops::softmax_last_dim(&scores)?.matmul(&v)
     }
 
     /// One decoding step for many sequences at once: `tokens[i]` continues
@@ -701,12 +679,7 @@ impl Qwen2 {
     }
 
     fn rms_norm(&self, x: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
-        let eps = self.config.rms_norm_eps as f32;
-        if self.differentiable {
-            candle_nn::ops::rms_norm_slow(x, weight, eps)
-        } else {
-            candle_nn::ops::rms_norm(x, weight, eps)
-        }
+        candle_nn::ops::rms_norm(x, weight, self.config.rms_norm_eps as f32)
     }
 }
 
@@ -863,7 +836,7 @@ mod tests {
         .unwrap();
         let varmap = candle_nn::VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-        let model = Qwen2::from_var_builder(config, vb, false).unwrap();
+        let model = Qwen2::from_var_builder(config, vb).unwrap();
         for var in varmap.all_vars() {
             var.set(&Tensor::randn(0f32, 0.5, var.shape(), &Device::Cpu).unwrap())
                 .unwrap();

@@ -1,10 +1,10 @@
 //! Reference data: the gazetteer, the industry taxonomy and currencies,
 //! which tool execution needs at run time, plus job titles and employers
-//! ([`Lexicon`]), which data generation needs. The files under
-//! `models/taxonomy/` are derived from registry packages by
-//! `scripts/taxonomy/derive.sh`. The run-time ones are embedded in the
-//! binary, so every target resolves places identically with no I/O; the
-//! lexicons stay out of it to keep the browser's download small.
+//! ([`Lexicon`]), which the prompt layer's annotations ([`crate::lexicon`])
+//! and data generation need. The files under `models/taxonomy/` are derived
+//! from registry packages by `scripts/taxonomy/derive.sh`. All of them are
+//! embedded in the binary, so every target resolves and annotates places,
+//! titles and employers identically with no I/O.
 
 use std::collections::HashMap;
 
@@ -22,6 +22,8 @@ pub struct Sources<'a> {
     pub industries: &'a str,
     pub industry_aliases: &'a str,
     pub currencies: &'a str,
+    pub titles: &'a str,
+    pub companies: &'a str,
 }
 
 impl Sources<'static> {
@@ -31,15 +33,24 @@ impl Sources<'static> {
         industries: include_str!("../models/taxonomy/industries.tsv"),
         industry_aliases: include_str!("../models/taxonomy/industry_aliases.tsv"),
         currencies: include_str!("../models/taxonomy/currencies.tsv"),
+        titles: include_str!("../models/taxonomy/titles.txt"),
+        companies: include_str!("../models/taxonomy/companies.txt"),
     };
 
     /// Total bytes of the embedded files (what a browser download carries).
     pub fn embedded_bytes() -> usize {
         let s = Sources::EMBEDDED;
-        [s.places, s.industries, s.industry_aliases, s.currencies]
-            .iter()
-            .map(|f| f.len())
-            .sum()
+        [
+            s.places,
+            s.industries,
+            s.industry_aliases,
+            s.currencies,
+            s.titles,
+            s.companies,
+        ]
+        .iter()
+        .map(|f| f.len())
+        .sum()
     }
 }
 
@@ -48,6 +59,9 @@ impl Sources<'static> {
 pub struct Taxonomy {
     pub gazetteer: Gazetteer,
     pub industries: Industries,
+    /// Job titles (O*NET-derived) and employers: known names for annotation.
+    pub titles: Lexicon,
+    pub companies: Lexicon,
     currencies: HashMap<String, String>,
 }
 
@@ -68,6 +82,8 @@ impl Taxonomy {
         Ok(Taxonomy {
             gazetteer: Gazetteer::parse(sources.places)?,
             industries: Industries::parse(sources.industries, sources.industry_aliases)?,
+            titles: Lexicon::parse("titles.txt", sources.titles)?,
+            companies: Lexicon::parse("companies.txt", sources.companies)?,
             currencies,
         })
     }
@@ -404,6 +420,12 @@ impl Industries {
 
     pub fn all(&self) -> &[Industry] {
         &self.list
+    }
+
+    /// The entry whose name or alias is exactly `text` (any casing or
+    /// punctuation); unlike [`Industries::resolve`], no fuzzy matching.
+    pub fn named(&self, text: &str) -> Option<&Industry> {
+        self.by_key.get(&key(text)).map(|&i| &self.list[i])
     }
 
     /// The entry spelled exactly `name`.

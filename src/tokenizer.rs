@@ -3,12 +3,13 @@
 //! models and real Qwen2.5 checkpoints tokenize through one code path.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use candle_core::quantized::gguf_file;
 use serde_json::{json, Value};
 
 use crate::error::{QuarryError, Result};
-use crate::prompt::{Prompt, IM_END};
+use crate::prompt::{Piece, Prompt, IM_END};
 
 /// Qwen2's pre-tokenizer split (also used by Quarry's own tokenizer, so
 /// GGUF files can declare `tokenizer.ggml.pre = qwen2`).
@@ -20,11 +21,17 @@ fn tok_err(context: &str) -> impl Fn(tokenizers::Error) -> QuarryError + '_ {
 
 /// A tokenizer with what decoding needs: the end-of-turn token and the
 /// `tokenizer.json` form (for llguidance and GGUF export).
+///
+/// Text is always encoded as plain text ([`Tokenizer::encode`]): control
+/// tokens come only from a prompt's template ([`Tokenizer::encode_prompt`]).
 #[derive(Clone)]
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,
-    json: Value,
+    json: Arc<Value>,
     end_of_turn: u32,
+    /// Ids of the special added tokens (`<|endoftext|>`, `<|im_start|>`,
+    /// `<|im_end|>`, ...), sorted: plain text never yields one.
+    control: Vec<u32>,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -46,10 +53,21 @@ impl Tokenizer {
         let end_of_turn = inner
             .token_to_id(IM_END)
             .ok_or_else(|| QuarryError::Model(format!("tokenizer has no `{IM_END}` token")))?;
+        let mut control: Vec<u32> = inner
+            .get_added_tokens_decoder()
+            .into_iter()
+            .filter(|(_, token)| token.special)
+            .map(|(id, _)| id)
+            .collect();
+        control.push(end_of_turn);
+        control.extend(inner.token_to_id(crate::prompt::IM_START));
+        control.sort_unstable();
+        control.dedup();
         Ok(Tokenizer {
             inner,
-            json,
+            json: Arc::new(json),
             end_of_turn,
+            control,
         })
     }
 
@@ -92,20 +110,84 @@ impl Tokenizer {
         Tokenizer::from_json(&bytes)
     }
 
-    /// Token ids for `text`; ChatML markers in it become their special tokens.
+    /// Token ids for `text` as plain text: no added token is matched in it,
+    /// so a control token's spelling (`<|im_end|>`, `<|endoftext|>`, nested
+    /// or whole) yields the ordinary tokens of its characters and never the
+    /// control token. For text that spells no added token the ids are the
+    /// ones `tokenizer.json` gives (normalizer, pre-tokenizer and BPE alike).
+    /// Fails, rather than return one, if plain text ever came out as a
+    /// special token.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let encoding = self.inner.encode(text, false).map_err(tok_err("encode"))?;
-        Ok(encoding.get_ids().to_vec())
+        use tokenizers::{Model, Normalizer, OffsetType, PreTokenizedString, PreTokenizer};
+        // `tokenizers::Tokenizer::encode` without its first step, the split
+        // on added tokens; with no added tokens to split on, the same steps.
+        let err = tok_err("encode");
+        let mut pretokenized = PreTokenizedString::from(text);
+        if let Some(normalizer) = self.inner.get_normalizer() {
+            pretokenized
+                .normalize(|s| normalizer.normalize(s))
+                .map_err(&err)?;
+        }
+        if let Some(pre_tokenizer) = self.inner.get_pre_tokenizer() {
+            pre_tokenizer
+                .pre_tokenize(&mut pretokenized)
+                .map_err(&err)?;
+        }
+        let model = self.inner.get_model();
+        pretokenized
+            .tokenize(|s| model.tokenize(s.get()))
+            .map_err(&err)?;
+        let ids = pretokenized
+            .into_encoding(None, 0, OffsetType::None)
+            .map_err(&err)?
+            .get_ids()
+            .to_vec();
+        if let Some(id) = ids.iter().find(|id| self.control.binary_search(id).is_ok()) {
+            return Err(QuarryError::Model(format!(
+                "tokenizer encodes plain text as control token {id}"
+            )));
+        }
+        Ok(ids)
     }
 
     /// A prompt's tokens and how many of them are its fixed prefix. Prefix
     /// and body are encoded apart, in training as in inference, so the
-    /// prefix's tokens (and KV cache) are the same for every request.
+    /// prefix's tokens (and KV cache) are the same for every request. The
+    /// template's ChatML markers become their control tokens; everything
+    /// else, the whole request included (query, profile values, hints,
+    /// industries), goes through [`Tokenizer::encode`] as plain text, so no
+    /// control token can come from it whatever it contains.
     pub fn encode_prompt(&self, prompt: &Prompt) -> Result<(Vec<u32>, usize)> {
-        let mut tokens = self.encode(&prompt.prefix)?;
+        let mut tokens = self.encode_prefix(prompt)?;
         let prefix_len = tokens.len();
-        tokens.extend(self.encode(&prompt.body)?);
+        tokens.extend(self.encode_body(prompt)?);
         Ok((tokens, prefix_len))
+    }
+
+    /// The prefix's tokens (see [`Tokenizer::encode_prompt`]).
+    pub fn encode_prefix(&self, prompt: &Prompt) -> Result<Vec<u32>> {
+        self.encode_pieces("prefix", prompt.prefix_pieces())
+    }
+
+    /// The body's tokens (see [`Tokenizer::encode_prompt`]).
+    pub fn encode_body(&self, prompt: &Prompt) -> Result<Vec<u32>> {
+        self.encode_pieces("body", prompt.body_pieces())
+    }
+
+    fn encode_pieces(&self, part: &str, pieces: Option<Vec<Piece<'_>>>) -> Result<Vec<u32>> {
+        let pieces = pieces.ok_or_else(|| {
+            QuarryError::Generation(format!("the prompt's {part} is not the ChatML template's"))
+        })?;
+        let mut ids = Vec::new();
+        for piece in pieces {
+            match piece {
+                Piece::Text(text) => ids.extend(self.encode(text)?),
+                Piece::Control(token) => ids.push(self.token_id(token).ok_or_else(|| {
+                    QuarryError::Model(format!("tokenizer has no `{token}` token"))
+                })?),
+            }
+        }
+        Ok(ids)
     }
 
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
@@ -127,10 +209,6 @@ impl Tokenizer {
     /// The `tokenizer.json` form.
     pub fn json(&self) -> &Value {
         &self.json
-    }
-
-    pub(crate) fn inner(&self) -> &tokenizers::Tokenizer {
-        &self.inner
     }
 }
 
@@ -210,4 +288,70 @@ pub fn tokenizer_json(tokens: &[String], types: &[i32], merges: &[String]) -> Va
                   "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
                   "vocab": vocab, "merges": merges},
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A byte-level tokenizer with no merges whose first four tokens are
+    /// added ones: the three ChatML specials and a plain added token (as a
+    /// GGUF file's user-defined tokens become).
+    fn with_added_tokens() -> Tokenizer {
+        use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+        let mut tokens: Vec<String> = SPECIAL_TOKENS.iter().map(|t| t.to_string()).collect();
+        tokens.push("<tool_call>".into());
+        let mut alphabet: Vec<String> = ByteLevel::alphabet()
+            .into_iter()
+            .map(|c| c.to_string())
+            .collect();
+        alphabet.sort();
+        tokens.extend(alphabet);
+        let types: Vec<i32> = (0..tokens.len())
+            .map(|i| match i {
+                0..=2 => 3,
+                3 => 4,
+                _ => 1,
+            })
+            .collect();
+        let json = tokenizer_json(&tokens, &types, &[]);
+        Tokenizer::from_json(&serde_json::to_vec(&json).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn plain_text_matches_no_added_token() {
+        let tokenizer = with_added_tokens();
+        assert_eq!(tokenizer.control, [0, 1, 2]);
+        let text = "a<|im_end|>b<tool_call><|endoftext|><|im_<|im_start|>start|>";
+        // `tokenizers` alone matches added tokens anywhere in the text.
+        let matched = tokenizer.inner.encode(text, false).unwrap();
+        assert!([0, 1, 2, 3].iter().all(|id| matched.get_ids().contains(id)));
+        let ids = tokenizer.encode(text).unwrap();
+        assert!(ids.iter().all(|&id| id > 3), "{ids:?}");
+        assert_eq!(tokenizer.decode(&ids).unwrap(), text);
+    }
+
+    #[test]
+    fn only_the_templates_markers_are_control_tokens() {
+        let tokenizer = with_added_tokens();
+        let prompt =
+            crate::prompt::suggester("<|im_end|>", Some("<tool_call>"), Default::default());
+        let (ids, prefix_len) = tokenizer.encode_prompt(&prompt).unwrap();
+        let controls: Vec<(usize, u32)> = ids
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|&(_, id)| id <= 3)
+            .collect();
+        let n = ids.len();
+        // `<|im_start|>system\nsuggest<|im_end|>\n<|im_start|>user\n` and
+        // `...<|im_end|>\n<|im_start|>assistant\n`, one token a character.
+        let end = n - "\nassistant\n".len() - 2;
+        assert_eq!(controls, [(0, 1), (15, 2), (17, 1), (end, 2), (end + 2, 1)]);
+        assert_eq!(prefix_len, 23);
+        assert_eq!(tokenizer.decode(&ids).unwrap(), prompt.text());
+        let mut tampered = prompt.clone();
+        tampered.body.push('x');
+        assert!(tokenizer.encode_prompt(&tampered).is_err());
+    }
 }

@@ -144,7 +144,7 @@ fn engine() -> Engine {
     };
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    Qwen2::from_var_builder(config.clone(), vb, false).unwrap();
+    Qwen2::from_var_builder(config.clone(), vb).unwrap();
     // Large random weights, so the untrained model's choices vary widely;
     // drawn from a seeded generator (candle's cannot be seeded), so every
     // run tests the same model.
@@ -165,7 +165,7 @@ fn engine() -> Engine {
         var.set(&noise).unwrap();
     }
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
-    let model = Qwen2::from_var_builder(config, vb, false).unwrap();
+    let model = Qwen2::from_var_builder(config, vb).unwrap();
     Engine::new(model, tokenizer, Style::Compact).unwrap()
 }
 

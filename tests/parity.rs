@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 use quarry::model::{Config, KvCache, Qwen2};
+use quarry::prompt::{Prompt, Task};
 use quarry::tokenizer::Tokenizer;
 use serde_json::Value;
 
@@ -132,8 +133,17 @@ fn check_fixture(dir: &Path) {
     for (n, prompt) in reference["prompts"].as_array().unwrap().iter().enumerate() {
         let text = prompt["text"].as_str().unwrap();
         let ids = u32s(&prompt["ids"]);
+        // A ChatML prompt, encoded as the engine encodes one: the fixture's
+        // markers are the template's.
+        let user_turn = "<|im_start|>user\n";
+        let split = text.find(user_turn).expect("a ChatML prompt") + user_turn.len();
+        let chatml = Prompt {
+            task: Task::Planner,
+            prefix: text[..split].to_string(),
+            body: text[split..].to_string(),
+        };
         assert_eq!(
-            tokenizer.encode(text).unwrap(),
+            tokenizer.encode_prompt(&chatml).unwrap().0,
             ids,
             "[{name} #{n}] token ids of {text:?}"
         );

@@ -169,18 +169,18 @@ pub fn run(args: Args) -> Result<(), String> {
 
 /// Prefill + greedy decoding without a grammar: the model's own speed.
 fn raw(engine: &mut Engine, inputs: &[Input], args: &Args) -> Result<(), String> {
-    let prompts: Vec<String> = inputs
+    let prompts: Vec<quarry::prompt::Prompt> = inputs
         .iter()
-        .map(|i| quarry::prompt::tagger(&i.query, engine.style()).text())
+        .map(|i| quarry::prompt::tagger(&i.query, engine.style()))
         .collect();
     let device = engine.model().device().clone();
     let err = |e: candle_core::Error| e.to_string();
     let (mut prefill_tokens, mut prefill_time, mut decode_time) = (0usize, 0f64, 0f64);
     let mut per_query = Vec::new();
     for prompt in &prompts {
-        let tokens = engine
+        let (tokens, _) = engine
             .tokenizer()
-            .encode(prompt)
+            .encode_prompt(prompt)
             .map_err(|e| e.to_string())?;
         let mut cache = KvCache::new();
         let t = Instant::now();
@@ -227,9 +227,11 @@ fn raw(engine: &mut Engine, inputs: &[Input], args: &Args) -> Result<(), String>
         percentile(&per_query, 0.95)
     );
     if args.llama_cpp {
+        // llama.cpp reads the prompts' text (the benchmark's own queries).
+        let texts: Vec<String> = prompts.iter().map(|p| p.text()).collect();
         llama_cpp(
             args,
-            &prompts,
+            &texts,
             prefill_tokens as f64 / prefill_time,
             generated as f64 / decode_time,
         )?;

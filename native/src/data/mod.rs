@@ -20,6 +20,7 @@ mod lists;
 mod part;
 mod pools;
 mod scenario;
+mod typed;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -28,6 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use quarry::eval::{read_examples, Example, Expected};
+use quarry::lexicon;
 use quarry::prompt::{self, Style};
 use quarry::stream::wire;
 use quarry::taxonomy::Industry;
@@ -108,6 +110,19 @@ fn fail(what: &str, detail: &str, sample: &impl std::fmt::Debug) -> String {
     format!("generated {what} is invalid: {detail}\n  sample: {sample:#?}")
 }
 
+/// Share of lexicon hints a training prompt leaves out: real queries name
+/// places, employers and titles that no lexicon holds (small towns,
+/// start-ups, typos), and the model must learn to tag those unhinted too.
+const HINT_DROPOUT: f64 = 0.2;
+
+/// The lexicon hints a training prompt shows for `text`.
+fn training_hints(rng: &mut Rng, text: &str) -> Vec<lexicon::Hint> {
+    lexicon::annotate(text)
+        .into_iter()
+        .filter(|_| !rng.chance(HINT_DROPOUT))
+        .collect()
+}
+
 fn tagger_target(calls: &[ToolCall]) -> String {
     calls.iter().map(wire::tool).collect()
 }
@@ -158,7 +173,9 @@ impl Ctx<'_> {
                 let s = gen.scenario(&mut rng, intent, WithProfile::Never);
                 let target = wire::intent(intent);
                 check::planner(intent, &target).map_err(|e| fail("planner sample", &e, &s))?;
-                let line = train_line(task, &prompt::planner(&s.query, Style::Compact), &target);
+                let hints = training_hints(&mut rng, &s.query);
+                let p = prompt::planner_with_hints(&s.query, &hints, Style::Compact);
+                let line = train_line(task, &p, &target);
                 Ok(sample(line, Some(intent), &s, Vec::new()))
             }
             "tagger" => {
@@ -180,7 +197,9 @@ impl Ctx<'_> {
                     NOW_UNIX,
                 )
                 .map_err(|e| fail("tagger sample", &e, &s))?;
-                let line = train_line(task, &prompt::tagger(s.source(), Style::Compact), &target);
+                let hints = training_hints(&mut rng, s.source());
+                let p = prompt::tagger_with_hints(s.source(), &hints, Style::Compact);
+                let line = train_line(task, &p, &target);
                 let tools = s.calls.iter().map(|c| c.name).collect();
                 Ok(sample(line, Some(intent), &s, tools))
             }

@@ -155,6 +155,9 @@ pub struct Pools {
     pub titles_de: Parted<&'static str>,
     pub titles_fr: Parted<&'static str>,
     pub titles_it: Parted<&'static str>,
+    pub titles_pt: Parted<&'static str>,
+    /// Lower-case title abbreviations ("swe", "rn", "hr bp").
+    pub abbrev_titles: Parted<&'static str>,
     pub companies: Parted<String>,
     pub curated_companies: Parted<&'static str>,
     /// Cities per country (most populous first), with the country's weight.
@@ -164,6 +167,7 @@ pub struct Pools {
     pub cities_de: Parted<&'static str>,
     pub cities_fr: Parted<&'static str>,
     pub cities_it: Parted<&'static str>,
+    pub cities_pt: Parted<&'static str>,
     /// Admin-1 regions people search by (US states, provinces...).
     pub regions: Vec<String>,
     pub countries: Vec<String>,
@@ -553,6 +557,8 @@ impl Pools {
             titles_de: strs(lists::TITLES_DE),
             titles_fr: strs(lists::TITLES_FR),
             titles_it: strs(lists::TITLES_IT),
+            titles_pt: strs(lists::TITLES_PT),
+            abbrev_titles: strs(lists::ABBREV_TITLES),
             companies: Parted::new(lexicon_companies, |s| s.as_str(), |_| false),
             curated_companies: strs(lists::COMPANIES),
             cities,
@@ -561,6 +567,7 @@ impl Pools {
             cities_de: strs(lists::CITIES_DE),
             cities_fr: strs(lists::CITIES_FR),
             cities_it: strs(lists::CITIES_IT),
+            cities_pt: strs(lists::CITIES_PT),
             regions,
             countries,
             industries,
@@ -592,11 +599,14 @@ impl Pools {
             &self.titles_de,
             &self.titles_fr,
             &self.titles_it,
+            &self.titles_pt,
+            &self.abbrev_titles,
             &self.curated_companies,
             &self.cities_es,
             &self.cities_de,
             &self.cities_fr,
             &self.cities_it,
+            &self.cities_pt,
         ] {
             add(&mut set, p, |s| s);
         }
@@ -632,16 +642,17 @@ impl Pools {
         serde_json::json!({
             "titles": t(&self.titles) + self.lexicon_titles.test.len() + t(&self.short_titles)
                 + t(&self.director_titles) + t(&self.executive_titles) + t(&self.tricky_titles)
-                + t(&self.titles_es) + t(&self.titles_de) + t(&self.titles_fr) + t(&self.titles_it),
+                + t(&self.titles_es) + t(&self.titles_de) + t(&self.titles_fr) + t(&self.titles_it) + t(&self.titles_pt) + t(&self.abbrev_titles),
             "titles_total": self.lexicon_titles.test.len() + self.lexicon_titles.train.len()
                 + lists::TITLES.len() + lists::SHORT_TITLES.len() + lists::DIRECTOR_TITLES.len()
                 + lists::EXECUTIVE_TITLES.len() + lists::TRICKY_TITLES.len() + lists::TITLES_ES.len()
-                + lists::TITLES_DE.len() + lists::TITLES_FR.len() + lists::TITLES_IT.len(),
+                + lists::TITLES_DE.len() + lists::TITLES_FR.len() + lists::TITLES_IT.len()
+                + lists::TITLES_PT.len() + lists::ABBREV_TITLES.len(),
             "companies": self.companies.test.len() + t(&self.curated_companies),
             "companies_total": self.companies.test.len() + self.companies.train.len() + lists::COMPANIES.len(),
-            "cities": cities + t(&self.cities_es) + t(&self.cities_de) + t(&self.cities_fr) + t(&self.cities_it),
+            "cities": cities + t(&self.cities_es) + t(&self.cities_de) + t(&self.cities_fr) + t(&self.cities_it) + t(&self.cities_pt),
             "cities_total": city_total + lists::CITIES_ES.len() + lists::CITIES_DE.len()
-                + lists::CITIES_FR.len() + lists::CITIES_IT.len(),
+                + lists::CITIES_FR.len() + lists::CITIES_IT.len() + lists::CITIES_PT.len(),
         })
     }
 }

@@ -162,7 +162,7 @@ pub fn title_part(title: &str) -> Option<Part> {
 }
 
 /// A one-letter slip in a longer word: dropped, doubled or swapped.
-fn typo(rng: &mut Rng, text: &str) -> String {
+pub(super) fn typo(rng: &mut Rng, text: &str) -> String {
     let words: Vec<&str> = text.split(' ').collect();
     let candidates: Vec<usize> = (0..words.len())
         .filter(|&i| {
@@ -213,7 +213,7 @@ fn plural(title: &str) -> Option<String> {
 }
 
 /// Fills `{x}` placeholders of a template with parts (spans move along).
-fn fill(template: &str, mut slot: impl FnMut(char) -> Part) -> Part {
+pub(super) fn fill(template: &str, mut slot: impl FnMut(char) -> Part) -> Part {
     let mut out = Part::new();
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -230,7 +230,7 @@ fn fill(template: &str, mut slot: impl FnMut(char) -> Part) -> Part {
     out.raw(rest)
 }
 
-fn append_raw(mut out: Part, inner: &Part) -> Part {
+pub(super) fn append_raw(mut out: Part, inner: &Part) -> Part {
     let offset = out.text.len();
     out.text.push_str(&inner.text);
     for call in &inner.calls {
@@ -246,7 +246,7 @@ fn append_raw(mut out: Part, inner: &Part) -> Part {
 
 /// Kinds of extra criteria a query may add.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Slot {
+pub(super) enum Slot {
     Location,
     Company,
     Industry,
@@ -274,7 +274,7 @@ const SLOTS: &[(f64, Slot)] = &[
     (0.03, Slot::Filler),
 ];
 
-fn draw_slots(rng: &mut Rng, n: usize, exclude: &[Slot]) -> Vec<Slot> {
+pub(super) fn draw_slots(rng: &mut Rng, n: usize, exclude: &[Slot]) -> Vec<Slot> {
     let mut out: Vec<Slot> = Vec::new();
     let mut tries = 0;
     while out.len() < n && tries < 50 {
@@ -337,9 +337,13 @@ struct Query {
 }
 
 impl Query {
-    fn finish(mut parts: Vec<Part>, rng: &mut Rng, allow_seps: bool) -> Query {
-        parts.retain(|p| !p.text.is_empty());
+    fn finish(parts: Vec<Part>, rng: &mut Rng, allow_seps: bool) -> Query {
         let style = case_style(rng);
+        Query::finish_styled(parts, rng, allow_seps, style)
+    }
+
+    fn finish_styled(mut parts: Vec<Part>, rng: &mut Rng, allow_seps: bool, style: Case) -> Query {
+        parts.retain(|p| !p.text.is_empty());
         for (i, part) in parts.iter_mut().enumerate() {
             part.recase(style, i == 0);
         }
@@ -357,7 +361,7 @@ impl Query {
 }
 
 impl<'p> Gen<'p> {
-    fn side<'a, T: Clone>(&self, parted: &'a super::pools::Parted<T>) -> &'a [T] {
+    pub(super) fn side<'a, T: Clone>(&self, parted: &'a super::pools::Parted<T>) -> &'a [T] {
         parted.side(self.split)
     }
 
@@ -379,7 +383,7 @@ impl<'p> Gen<'p> {
     }
 
     /// A plain role (no inherent seniority), for profiles and templates.
-    fn plain_title(&self, rng: &mut Rng) -> String {
+    pub(super) fn plain_title(&self, rng: &mut Rng) -> String {
         let p = self.pools;
         if rng.chance(0.7) {
             rng.pick(self.side(&p.titles)).to_string()
@@ -399,12 +403,12 @@ impl<'p> Gen<'p> {
         }
     }
 
-    fn industry(&self, rng: &mut Rng) -> String {
+    pub(super) fn industry(&self, rng: &mut Rng) -> String {
         let (text, _) = rng.pick(&self.pools.industries);
         text.clone()
     }
 
-    fn city_text(&self, rng: &mut Rng, city: &City) -> String {
+    pub(super) fn city_text(&self, rng: &mut Rng, city: &City) -> String {
         let r = rng.f64();
         match (&city.region_code, r) {
             (Some(code), r) if r < 0.10 => format!("{} {}", city.name, code),
@@ -416,7 +420,7 @@ impl<'p> Gen<'p> {
     }
 
     /// A place as typed: city, alias, region, country, ambiguous name...
-    fn place(&self, rng: &mut Rng) -> String {
+    pub(super) fn place(&self, rng: &mut Rng) -> String {
         let p = self.pools;
         match rng.weighted(&[0.60, 0.08, 0.08, 0.08, 0.10, 0.02, 0.015]) {
             0 => {
@@ -459,8 +463,12 @@ impl<'p> Gen<'p> {
 
     // ----- parts ----------------------------------------------------------
 
-    fn location_part(&self, rng: &mut Rng) -> Part {
-        let place = self.place(rng);
+    pub(super) fn location_part(&self, rng: &mut Rng) -> Part {
+        let mut place = self.place(rng);
+        // People misspell places too; the span is the text as typed.
+        if rng.chance(0.03) {
+            place = typo(rng, &place);
+        }
         let mut part = match rng.weighted(&[0.45, 0.35, 0.08, 0.04, 0.03, 0.03]) {
             0 => Part::plain("in").span(ToolName::Location, "location", &place),
             1 => Part::new().span(ToolName::Location, "location", &place),
@@ -484,8 +492,11 @@ impl<'p> Gen<'p> {
         part
     }
 
-    fn company_part(&self, rng: &mut Rng) -> Part {
-        let company = self.company(rng);
+    pub(super) fn company_part(&self, rng: &mut Rng) -> Part {
+        let mut company = self.company(rng);
+        if rng.chance(0.03) {
+            company = typo(rng, &company);
+        }
         let mut part = match rng.weighted(&[0.5, 0.3, 0.1, 0.1]) {
             0 => Part::plain("at").span(ToolName::Company, "company", &company),
             1 => Part::new().span(ToolName::Company, "company", &company),
@@ -517,7 +528,7 @@ impl<'p> Gen<'p> {
         }
     }
 
-    fn salary_part(&self, rng: &mut Rng) -> Part {
+    pub(super) fn salary_part(&self, rng: &mut Rng) -> Part {
         let text = self.salary_text(rng);
         let prefix = *rng.pick_weighted(&[
             (0.5, ""),
@@ -565,7 +576,7 @@ impl<'p> Gen<'p> {
         part
     }
 
-    fn slot_part(&self, rng: &mut Rng, slot: Slot) -> Part {
+    pub(super) fn slot_part(&self, rng: &mut Rng, slot: Slot) -> Part {
         match slot {
             Slot::Location => self.location_part(rng),
             Slot::Company => self.company_part(rng),
@@ -585,13 +596,13 @@ impl<'p> Gen<'p> {
         }
     }
 
-    fn jobs_word(rng: &mut Rng) -> Part {
+    pub(super) fn jobs_word(rng: &mut Rng) -> Part {
         Part::plain(*rng.pick_weighted(lists::JOBS_WORDS)).jobs()
     }
 
     /// A role with an optional seniority word, several roles ("nurse or
     /// doctor"), or a typo'd role.
-    fn role(&self, rng: &mut Rng) -> Part {
+    pub(super) fn role(&self, rng: &mut Rng) -> Part {
         if rng.chance(0.06) {
             let n = if rng.chance(0.75) { 2 } else { 3 };
             let joiner = *rng.pick(&[" or ", ", ", " and ", " / ", " or "]);
@@ -798,7 +809,7 @@ impl<'p> Gen<'p> {
     }
 
     /// Wraps a query in chat ("hey, can you find me ... please").
-    fn chat(&self, rng: &mut Rng, parts: &mut Vec<Part>, p: f64) {
+    pub(super) fn chat(&self, rng: &mut Rng, parts: &mut Vec<Part>, p: f64) {
         if rng.chance(p) {
             parts.insert(0, Part::plain(*rng.pick(lists::CHATTY_PREFIXES)));
         }
@@ -821,8 +832,16 @@ impl<'p> Gen<'p> {
 
     fn foreign(&self, rng: &mut Rng) -> (Vec<Part>, &'static str) {
         let p = self.pools;
-        let lang = *rng.pick(&["es", "de", "fr", "it"]);
-        let (titles, cities, words, salaries) = match lang {
+        // Portuguese and Hinglish a little rarer than the four others.
+        let lang = *rng.pick_weighted(&[
+            (1.0, "es"),
+            (1.0, "de"),
+            (1.0, "fr"),
+            (1.0, "it"),
+            (0.9, "pt"),
+            (0.9, "hi"),
+        ]);
+        let (titles, cities, words, salaries): (&[&str], &[&str], _, &[&str]) = match lang {
             "es" => (
                 self.side(&p.titles_es),
                 self.side(&p.cities_es),
@@ -841,6 +860,14 @@ impl<'p> Gen<'p> {
                 lists::FR_WORDS,
                 lists::SALARY_FR,
             ),
+            "pt" => (
+                self.side(&p.titles_pt),
+                self.side(&p.cities_pt),
+                lists::PT_WORDS,
+                &[],
+            ),
+            // Hinglish: English titles, Indian cities (drawn below).
+            "hi" => (&[], &[], lists::HI_WORDS, &[]),
             _ => (
                 self.side(&p.titles_it),
                 self.side(&p.cities_it),
@@ -848,8 +875,20 @@ impl<'p> Gen<'p> {
                 lists::SALARY_IT,
             ),
         };
-        let title = rng.pick(titles).to_string();
-        let city = rng.pick(cities).to_string();
+        let (title, city) = if lang == "hi" {
+            let title = if rng.chance(0.2) {
+                rng.pick(self.side(&p.abbrev_titles)).to_string()
+            } else {
+                self.plain_title(rng).to_lowercase()
+            };
+            let city = self
+                .home_in(rng, "hi")
+                .map(|c| c.name)
+                .unwrap_or_else(|| "delhi".to_string());
+            (title, city)
+        } else {
+            (rng.pick(titles).to_string(), rng.pick(cities).to_string())
+        };
         let intern = rng.chance(0.12);
         let (templates, intern_templates): (&[&str], &[&str]) = match lang {
             "es" => (
@@ -861,6 +900,9 @@ impl<'p> Gen<'p> {
                     "{t} en {l}",
                     "{t} {l}",
                     "vacantes de {t} en {l}",
+                    "empleo de {t} en {l}",
+                    "trabajo {t} {l}",
+                    "trabajo de {t} en {l}",
                 ],
                 &["prácticas de {t} en {l}", "becario {t} {l}"],
             ),
@@ -872,6 +914,9 @@ impl<'p> Gen<'p> {
                     "{t} {l}",
                     "{t} Jobs {l}",
                     "Arbeit als {t} in {l}",
+                    "Stellen als {t} in {l}",
+                    "{t} Jobs in {l}",
+                    "Jobs in {l}",
                 ],
                 &["Praktikum als {t} {l}", "Praktikum {t} in {l}"],
             ),
@@ -883,8 +928,39 @@ impl<'p> Gen<'p> {
                     "offres {t} {l}",
                     "poste de {t} à {l}",
                     "{t} {l}",
+                    "emploi {t} à {l}",
+                    "poste de {t} en {l}",
                 ],
                 &["stage {t} {l}", "stage de {t} à {l}"],
+            ),
+            "pt" => (
+                &[
+                    "vagas de {t} em {l}",
+                    "vaga de {t} em {l}",
+                    "emprego de {t} em {l}",
+                    "emprego {t} {l}",
+                    "trabalho como {t} em {l}",
+                    "vagas {t} {l}",
+                    "{t} em {l}",
+                    "oportunidades de {t} em {l}",
+                ],
+                &["estágio de {t} em {l}", "estágio {t} {l}"],
+            ),
+            "hi" => (
+                &[
+                    "mujhe {l} mein {t} ki job chahiye",
+                    "{t} ki naukri {l} mein",
+                    "{l} mein {t} ki job",
+                    "{t} job chahiye {l} mein",
+                    "koi {t} ki vacancy hai {l} mein",
+                    "{t} ke liye job {l} mein",
+                    "{l} mein {t} ki naukri chahiye",
+                    "mujhe {t} ki job chahiye {l} mein",
+                ],
+                &[
+                    "internship chahiye {t} ki {l} mein",
+                    "internship {t} ki {l} mein",
+                ],
             ),
             _ => (
                 &[
@@ -927,7 +1003,7 @@ impl<'p> Gen<'p> {
             let with_level = match levels.is_empty() || !rng.chance(0.15) {
                 true => title.clone(),
                 // "desarrollador junior", "Senior Softwareentwickler".
-                false if lang == "es" || rng.chance(0.5) => {
+                false if lang == "es" || lang == "pt" || rng.chance(0.5) => {
                     format!("{title} {}", rng.pick(&levels))
                 }
                 false => format!("{} {title}", rng.pick(&levels)),
@@ -941,7 +1017,7 @@ impl<'p> Gen<'p> {
         let extras = rng.weighted(&[0.45, 0.4, 0.15]);
         let mut used: Vec<&str> = Vec::new();
         for _ in 0..extras {
-            if rng.chance(0.2) && !used.contains(&"salary") {
+            if rng.chance(0.2) && !used.contains(&"salary") && !salaries.is_empty() {
                 used.push("salary");
                 let n = 5 * rng.range(5, 20);
                 let text = rng.pick(salaries).replace("{n}", &n.to_string());
@@ -980,6 +1056,7 @@ impl<'p> Gen<'p> {
             "de" => rng.pick(self.side(&p.titles_de)).to_string(),
             "fr" => cap_first(*rng.pick(self.side(&p.titles_fr))),
             "it" => cap_first(*rng.pick(self.side(&p.titles_it))),
+            "pt" => cap_first(*rng.pick(self.side(&p.titles_pt))),
             _ => match rng.weighted(&[0.8, 0.08, 0.06, 0.06]) {
                 0 => title_case(&self.plain_title(rng)),
                 1 => rng.pick(self.side(&p.director_titles)).to_string(),
@@ -1402,10 +1479,15 @@ impl<'p> Gen<'p> {
         let mut home: Option<City> = None;
         let (parts, family) = match intent {
             Intent::CriteriaSearch => {
-                if rng.chance(0.08) {
+                let r = rng.f64();
+                if r < 0.10 {
                     let (parts, l) = self.foreign(rng);
                     lang = l;
                     (parts, "foreign")
+                } else if r < 0.36 {
+                    // Shapes of hand-written queries (lists, qualifiers,
+                    // abbreviations, typos...): see `typed`.
+                    self.typed(rng)
                 } else {
                     self.criteria(rng)
                 }
@@ -1425,7 +1507,16 @@ impl<'p> Gen<'p> {
                 (parts, "violation")
             }
         };
-        let query = Query::finish(parts, rng, intent == Intent::CriteriaSearch);
+        let style = match family {
+            // Shouted, Title Cased or all lower-case, typos kept.
+            "noisy" => {
+                *rng.pick_weighted(&[(0.4, Case::Upper), (0.3, Case::Title), (0.3, Case::Lower)])
+            }
+            _ => case_style(rng),
+        };
+        // Long chatty queries bring their own commas.
+        let allow_seps = intent == Intent::CriteriaSearch && family != "conversational";
+        let query = Query::finish_styled(parts, rng, allow_seps, style);
         let built = query.built();
         let text = built.text.trim().to_string();
         if text.is_empty() || text.len() > 200 || text != built.text {
@@ -1558,11 +1649,13 @@ impl<'p> Gen<'p> {
         }
     }
 
-    fn home_in(&self, rng: &mut Rng, lang: &str) -> Option<City> {
+    pub(super) fn home_in(&self, rng: &mut Rng, lang: &str) -> Option<City> {
         let codes: &[&str] = match lang {
             "es" => &["ES", "MX", "AR", "CO"],
             "de" => &["DE", "AT", "CH"],
             "fr" => &["FR", "BE"],
+            "pt" => &["BR", "PT"],
+            "hi" => &["IN"],
             _ => &["IT"],
         };
         let code = *rng.pick(codes);

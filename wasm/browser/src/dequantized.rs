@@ -46,5 +46,5 @@ pub fn model(gguf: &[u8], config: Config) -> Result<Qwen2> {
         tensors.insert(hf_name(name), tensor.dequantize(&device)?);
     }
     let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
-    Qwen2::from_var_builder(config, vb, false).map_err(Error::wrap)
+    Qwen2::from_var_builder(config, vb).map_err(Error::wrap)
 }

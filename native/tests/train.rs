@@ -1,0 +1,197 @@
+//! The training pipeline end to end on a small synthetic set: `quarry
+//! tokenize` → `training/train.py` (a tiny model, on CPU) → `quarry export`
+//! → the engine answers with the exported GGUF; and a stopped run resumes
+//! where its checkpoint left off.
+//!
+//!     QUARRY_TRAIN_PYTHON=$(bash training/setup.sh)/bin/python \
+//!         QUARRY_REQUIRE_TRAIN=1 cargo test --release -p quarry-native --test train
+//!
+//! Without `QUARRY_TRAIN_PYTHON` the tests only say how to run them, unless
+//! `QUARRY_REQUIRE_TRAIN` is set (CI), where a missing venv fails them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use quarry::prompt::{self, Style};
+use serde_json::Value;
+
+fn python() -> Option<PathBuf> {
+    let require = std::env::var_os("QUARRY_REQUIRE_TRAIN").is_some();
+    match std::env::var_os("QUARRY_TRAIN_PYTHON") {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            assert!(
+                !require,
+                "QUARRY_REQUIRE_TRAIN is set but QUARRY_TRAIN_PYTHON is not: \
+                 set it to $(bash training/setup.sh)/bin/python"
+            );
+            eprintln!(
+                "train: skipped; set QUARRY_TRAIN_PYTHON=$(bash training/setup.sh)/bin/python"
+            );
+            None
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs `cmd` to success; its stdout and stderr.
+fn run(cmd: &mut Command) -> (String, String) {
+    let out = cmd.output().expect("spawn");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{cmd:?} failed:\n{stderr}");
+    (String::from_utf8(out.stdout).expect("utf-8 stdout"), stderr)
+}
+
+fn quarry() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_quarry"));
+    cmd.current_dir(root());
+    cmd
+}
+
+/// A small learnable set in `quarry data`'s format, rendered by the core's
+/// own prompt layer (with its lexicon hints): planner intents keyed by
+/// wording, tagger calls copying the query's title and place.
+fn synthetic(count: usize) -> String {
+    let titles = [
+        "nurse", "chef", "welder", "pilot", "baker", "driver", "teacher", "analyst",
+    ];
+    let places = ["paris", "rome", "oslo", "lima", "austin"];
+    let mut out = String::new();
+    for i in 0..count {
+        let title = titles[(i * 7 + i / 3) % titles.len()];
+        let place = places[(i * 3 + i / 5) % places.len()];
+        let line = |task: &str, p: &prompt::Prompt, target: &str| {
+            serde_json::json!({"task": task, "prefix": p.prefix, "body": p.body, "target": target})
+                .to_string()
+        };
+        let text = if i % 2 == 0 {
+            let (query, intent) = if i % 4 == 0 {
+                (format!("{title} jobs in {place}"), "criteria_search")
+            } else {
+                (format!("how to cook {title} soup"), "non_job")
+            };
+            line(
+                "planner",
+                &prompt::planner(&query, Style::Compact),
+                &format!("intent {intent}\n"),
+            )
+        } else {
+            let query = format!("{title} jobs in {place}");
+            let target = format!("title_tool {title}\nlocation_tool {place}\n");
+            line("tagger", &prompt::tagger(&query, Style::Compact), &target)
+        };
+        out.push_str(&text);
+        out.push('\n');
+    }
+    out
+}
+
+/// A scratch directory holding the synthetic set, tokenized.
+fn tokenized(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("quarry-train-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("train.jsonl"), synthetic(800)).unwrap();
+    run(quarry()
+        .args(["tokenize", "--data"])
+        .arg(dir.join("train.jsonl"))
+        .arg("--out")
+        .arg(dir.join("tokens.jsonl")));
+    dir
+}
+
+/// Runs the trainer; its log.
+fn train(python: &Path, dir: &Path, out: &str, extra: &[&str]) -> String {
+    run(Command::new(python)
+        .current_dir(root())
+        .arg("training/train.py")
+        .arg("--tokens")
+        .arg(dir.join("tokens.jsonl"))
+        .arg("--out")
+        .arg(dir.join(out))
+        .args([
+            "--preset",
+            "tiny",
+            "--batch",
+            "16",
+            "--lr",
+            "1e-2",
+            "--threads",
+            "1",
+        ])
+        .args(extra))
+    .1
+}
+
+fn record(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path.join("training.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn a_tiny_model_learns_exports_and_answers_through_the_engine() {
+    let Some(python) = python() else { return };
+    let dir = tokenized("learn");
+    train(
+        &python,
+        &dir,
+        "run",
+        &["--max-steps", "400", "--eval-every", "100"],
+    );
+    let rec = record(&dir.join("run"));
+    let first = rec["first_loss"].as_f64().unwrap();
+    let last = rec["final_train_loss_ema"].as_f64().unwrap();
+    assert!(
+        last < first / 2.0,
+        "training loss {last} did not fall from {first}"
+    );
+    assert_eq!(rec["steps"], 400);
+
+    let gguf = dir.join("run/quarry-q8_0.gguf");
+    run(quarry()
+        .args(["export", "--compact", "--quant", "q8_0", "--model"])
+        .arg(dir.join("run"))
+        .arg("--out")
+        .arg(&gguf));
+    let answer = run(quarry()
+        .args(["understand", "nurse jobs in oslo", "--model"])
+        .arg(&gguf));
+    let output: Value = serde_json::from_str(&answer.0).unwrap();
+    assert_eq!(output["intent"], "criteria_search", "{output}");
+    let tools: Vec<String> = output["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| format!("{} {}", t["name"].as_str().unwrap(), t["arguments"]))
+        .collect();
+    assert!(
+        tools
+            .iter()
+            .any(|t| t.starts_with("title_tool") && t.contains("nurse")),
+        "{tools:?}"
+    );
+    assert!(
+        tools
+            .iter()
+            .any(|t| t.starts_with("location_tool") && t.contains("oslo")),
+        "{tools:?}"
+    );
+}
+
+#[test]
+fn a_stopped_run_resumes_from_its_checkpoint() {
+    let Some(python) = python() else { return };
+    let dir = tokenized("resume");
+    train(&python, &dir, "run", &["--max-steps", "30"]);
+    assert_eq!(record(&dir.join("run"))["steps"], 30);
+    let log = train(&python, &dir, "run", &["--max-steps", "60", "--resume"]);
+    assert!(log.contains("resumed at step 30"), "{log}");
+    let rec = record(&dir.join("run"));
+    assert_eq!(rec["steps"], 60);
+    // The loss curve continues the first run's rather than starting over.
+    let curve = rec["loss_curve"].as_array().unwrap();
+    assert_eq!(curve.first().unwrap()[0], 20);
+    assert_eq!(curve.last().unwrap()[0], 60);
+}
