@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Trains Quarry's model: a Qwen2 decoder (Hugging Face `transformers`'
-`Qwen2ForCausalLM`) from scratch on `quarry tokenize` output.
+`Qwen2ForCausalLM`) from scratch on `quarry-data tokenize` output.
 
-The token ids come from the Rust core (`quarry tokenize`), so prompts are
+The token ids come from the Rust core (`quarry-data tokenize`), so prompts are
 tokenized exactly as the engine tokenizes them at inference; the loss covers
 only each example's answer (`ids[prompt_len:]`). On CPU the step runs under
 bf16 autocast (AMX/AVX-512 BF16 through oneDNN, ~5x the candle trainer
@@ -48,7 +48,7 @@ DEFAULT_LR = {"tiny": 5e-3, "default": 2e-3, "medium": 1.5e-3, "large": 1e-3}
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--tokens", required=True, help="train.tokens.jsonl from `quarry tokenize`")
+    p.add_argument("--tokens", required=True, help="train.tokens.jsonl from `quarry-data tokenize`")
     p.add_argument("--tokenizer", default="models/tokenizer.json")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--preset", choices=sorted(PRESETS), default="default")

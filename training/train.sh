@@ -8,9 +8,10 @@
 #   bash training/train.sh /tmp/smoke --preset tiny --max-steps 100           # a smoke run
 #
 # Environment: QUARRY_EXAMPLES (training samples, default 200000),
-# QUARRY_SEED (data seed, default 1), QUARRY_BIN (a built `quarry`; else it
-# is built here). Re-running with --resume continues the training step from
-# OUT/run/checkpoint; the data step is skipped when OUT/data is complete.
+# QUARRY_SEED (data seed, default 1), QUARRY_BIN and QUARRY_DATA_BIN (built
+# `quarry` and `quarry-data`; else they are built here). Re-running with
+# --resume continues the training step from OUT/run/checkpoint; the data
+# step is skipped when OUT/data is complete.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:?usage: bash training/train.sh OUT [train.py options…]}"
@@ -18,9 +19,10 @@ shift
 examples="${QUARRY_EXAMPLES:-200000}"
 seed="${QUARRY_SEED:-1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/quarry/target}"
-if [[ -z "${QUARRY_BIN:-}" ]]; then
-    cargo build --release -p quarry-native >&2
+if [[ -z "${QUARRY_BIN:-}" || -z "${QUARRY_DATA_BIN:-}" ]]; then
+    cargo build --release -p quarry-native -p quarry-data >&2
     QUARRY_BIN="$CARGO_TARGET_DIR/release/quarry"
+    QUARRY_DATA_BIN="$CARGO_TARGET_DIR/release/quarry-data"
 fi
 python="$(bash training/setup.sh)/bin/python"
 mkdir -p "$out"
@@ -29,8 +31,8 @@ stamp="$out/data/.complete-$seed-$examples-$(git rev-parse --short HEAD 2>/dev/n
 if [[ ! -f "$stamp" ]]; then
     echo "== data: $examples samples, seed $seed" >&2
     rm -rf "$out/data"
-    "$QUARRY_BIN" data --out "$out/data" --seed "$seed" --examples "$examples"
-    "$QUARRY_BIN" tokenize --data "$out/data/train.jsonl" --tokenizer models/tokenizer.json \
+    "$QUARRY_DATA_BIN" generate --out "$out/data" --seed "$seed" --examples "$examples"
+    "$QUARRY_DATA_BIN" tokenize --data "$out/data/train.jsonl" --tokenizer models/tokenizer.json \
         --out "$out/data/train.tokens.jsonl"
     touch "$stamp"
 fi

@@ -4,8 +4,10 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use quarry::eval::{read_examples, Scorer};
-use quarry::{Router, Taxonomy};
+use quarry::eval::{read_examples, Example, Scorer};
+use quarry::tools::{execute, ToolContext};
+use quarry::{lexicon, Intent, Output, Router, Taxonomy, ToolCall};
+use serde_json::json;
 
 use crate::load::{load, ModelArgs};
 
@@ -17,6 +19,12 @@ pub struct Args {
     /// Also write every prediction, one JSON line per example.
     #[arg(long)]
     pub predictions: Option<PathBuf>,
+    /// Score a baseline with no model instead: `lexicon` calls a tool for
+    /// every lexicon hint of the query (`quarry::lexicon`, longest match
+    /// against the embedded taxonomies), as `criteria_search`. What the
+    /// model must beat.
+    #[arg(long, value_parser = ["lexicon"])]
+    pub baseline: Option<String>,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -28,6 +36,14 @@ pub fn run(args: Args) -> Result<(), String> {
     let text =
         std::fs::read_to_string(&args.data).map_err(|e| format!("{}: {e}", args.data.display()))?;
     let examples = read_examples(&text).map_err(|e| format!("{}: {e}", args.data.display()))?;
+    if args.baseline.is_some() {
+        let mut scorer = Scorer::new();
+        for example in &examples {
+            scorer.add(example, &lexicon_baseline(example));
+        }
+        print!("{scorer}");
+        return Ok(());
+    }
     let (mut engine, load_time) = load(&args.model)?;
     eprintln!(
         "eval: model loaded in {:.0} ms; {} examples",
@@ -61,4 +77,36 @@ pub fn run(args: Args) -> Result<(), String> {
     }
     print!("{scorer}");
     Ok(())
+}
+
+/// The lexicon baseline's answer: every hint of the query as a tool call,
+/// executed as the router would (places resolved, the profile breaking
+/// ties), one call per distinct value.
+fn lexicon_baseline(example: &Example) -> Output {
+    let query = example.input.query.trim();
+    let taxonomy = Taxonomy::embedded();
+    let context = ToolContext::new(taxonomy, example.input.profile.as_ref(), query, EVAL_NOW);
+    let mut output = Output {
+        query: query.to_string(),
+        intent: Intent::CriteriaSearch,
+        denied: false,
+        message: None,
+        rewritten_query: None,
+        tools: Vec::new(),
+        suggested_industries: Vec::new(),
+        denial: None,
+        confidence: 1.0,
+    };
+    for hint in lexicon::annotate(query) {
+        let Some(key) = hint.tool.wire_argument() else {
+            continue;
+        };
+        let call = ToolCall::new(hint.tool, json!({ key: hint.span }));
+        if let Ok(executed) = execute(&call, &context) {
+            if !output.tools.contains(&executed) {
+                output.tools.push(executed);
+            }
+        }
+    }
+    output
 }

@@ -60,8 +60,8 @@ pub fn device(name: &str) -> Result<Device, String> {
 
 /// A Hugging Face directory's weight files, in order: `model.safetensors`
 /// or its shards `model-00001-of-00002.safetensors`. Other safetensors in
-/// the directory are not weights: `quarry train` keeps its checkpoint and
-/// optimizer moments beside the model, with the same tensor names.
+/// the directory are not this model's weights (a training checkpoint may
+/// sit beside it, with the same tensor names).
 pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut shards: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?

@@ -1,14 +1,11 @@
 //! `quarry`: the command-line face of the core crate.
 
 mod bench;
-mod data;
 mod eval;
 mod export;
 mod load;
 mod loadtest;
-mod rng;
 mod serve;
-mod tokenize;
 mod understand;
 
 use std::process::ExitCode;
@@ -71,12 +68,6 @@ enum Command {
     },
     /// Run the lexical trust screen on queries (one per argument).
     Screen { queries: Vec<String> },
-    /// Generate supervised training data and a held-out test split from the
-    /// taxonomies (deterministic by seed).
-    Data(data::Args),
-    /// Encode `quarry data`'s train.jsonl as token ids for the trainer
-    /// (training/train.py), with the engine's own prompt tokenization.
-    Tokenize(tokenize::Args),
     /// Score predicted outputs (JSONL, one per example, in order) against a
     /// labelled set, printing Tables 1 and 2.
     Score {
@@ -127,8 +118,6 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Score { data, predictions } => score(&data, &predictions),
-        Command::Data(args) => data::run(args),
-        Command::Tokenize(args) => tokenize::run(args),
         Command::Understand(args) => understand::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Export(args) => export::run(args),

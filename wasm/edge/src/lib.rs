@@ -29,7 +29,7 @@ pub static MODEL_GGUF: &[u8] = include_bytes!("../../../models/quarry-q8_0.gguf"
 pub const DEFAULT_THRESHOLD: f64 = 0.7;
 
 /// Longest query, in the edge model's tokens, that it answers itself. The
-/// default model's tagger training inputs are at most 65 tokens (p99.9: 43);
+/// default model's training queries are at most 97 tokens (p99.9: 54);
 /// longer queries are outside what it has seen, so they go to the origin.
 pub const DEFAULT_MAX_QUERY_TOKENS: usize = 64;
 

@@ -11,8 +11,8 @@ use quarry::text::key;
 use super::lists;
 use crate::rng::{hash_str, Rng};
 
-const TITLES_TXT: &str = include_str!("../../../models/taxonomy/titles.txt");
-const COMPANIES_TXT: &str = include_str!("../../../models/taxonomy/companies.txt");
+const TITLES_TXT: &str = include_str!("../../../../models/taxonomy/titles.txt");
+const COMPANIES_TXT: &str = include_str!("../../../../models/taxonomy/companies.txt");
 
 /// Which side of the held-out split a generator draws from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! `quarry tokenize`: `quarry data`'s `train.jsonl` as token ids for the
+//! `quarry-data tokenize`: `quarry-data generate`'s `train.jsonl` as token ids for the
 //! trainer (`training/train.py`), encoded by the core's own tokenizer code
 //! exactly as the engine encodes prompts at inference, so the trainer never
 //! re-implements the prompt's tokenization.
@@ -22,7 +22,7 @@ use crate::rng::hash_str;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
-    /// `train.jsonl` from `quarry data`.
+    /// `train.jsonl` from `quarry-data generate`.
     #[arg(long)]
     pub data: PathBuf,
     /// The tokenizer the model uses.

@@ -1,4 +1,4 @@
-//! `quarry data`: supervised training data for the model's four tasks and a
+//! `quarry-data generate`: supervised training data for the model's four tasks and a
 //! held-out test set in the dev-set format, generated from the taxonomies,
 //! deterministically for a seed.
 //!
@@ -43,7 +43,7 @@ use scenario::{Gen, Scenario, WithProfile};
 /// "Now" for `date_posted_tool` cutoffs in test.jsonl (2026-01-01 UTC).
 pub const NOW_UNIX: i64 = 1_767_225_600;
 
-/// Options of `quarry data`.
+/// Options of `quarry-data generate`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// Output directory (created if missing).
@@ -312,6 +312,7 @@ impl Ctx<'_> {
             expected: Expected {
                 intent: s.intent,
                 denied,
+                category: s.category.filter(|_| denied),
                 rewritten_query,
                 tools,
                 suggested_industries: suggested,
@@ -437,7 +438,7 @@ fn bump(map: &mut BTreeMap<String, usize>, key: &str) {
     *map.entry(key.to_string()).or_default() += 1;
 }
 
-/// Everything `quarry data` writes, in memory.
+/// Everything `quarry-data generate` writes, in memory.
 pub struct Output {
     pub train: String,
     pub test: String,

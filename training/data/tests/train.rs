@@ -1,10 +1,10 @@
-//! The training pipeline end to end on a small synthetic set: `quarry
-//! tokenize` → `training/train.py` (a tiny model, on CPU) → `quarry export`
-//! → the engine answers with the exported GGUF; and a stopped run resumes
-//! where its checkpoint left off.
+//! The training pipeline end to end on a small synthetic set: `quarry-data
+//! tokenize` → `training/train.py` (a tiny model, on CPU) → GGUF export
+//! (`quarry::gguf`, what `quarry export` runs) → the engine answers with the
+//! exported file; and a stopped run resumes where its checkpoint left off.
 //!
 //!     QUARRY_TRAIN_PYTHON=$(bash training/setup.sh)/bin/python \
-//!         QUARRY_REQUIRE_TRAIN=1 cargo test --release -p quarry-native --test train
+//!         QUARRY_REQUIRE_TRAIN=1 cargo test --release -p quarry-data --test train
 //!
 //! Without `QUARRY_TRAIN_PYTHON` the tests only say how to run them, unless
 //! `QUARRY_REQUIRE_TRAIN` is set (CI), where a missing venv fails them.
@@ -12,7 +12,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use std::ops::ControlFlow;
+
+use candle_core::Device;
+use quarry::engine::Engine;
+use quarry::gguf::{self, Quantization};
+use quarry::model::Config;
 use quarry::prompt::{self, Style};
+use quarry::tokenizer::Tokenizer;
+use quarry::{Input, Router, Taxonomy};
 use serde_json::Value;
 
 fn python() -> Option<PathBuf> {
@@ -45,13 +53,37 @@ fn run(cmd: &mut Command) -> (String, String) {
     (String::from_utf8(out.stdout).expect("utf-8 stdout"), stderr)
 }
 
-fn quarry() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_quarry"));
+fn quarry_data() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_quarry-data"));
     cmd.current_dir(root());
     cmd
 }
 
-/// A small learnable set in `quarry data`'s format, rendered by the core's
+/// The trainer's output directory as a Q8_0 GGUF, as `quarry export` writes it.
+fn export_q8_0(run: &Path) -> Vec<u8> {
+    let read = |name: &str| std::fs::read(run.join(name)).unwrap();
+    let config = Config::from_json(&read("config.json")).unwrap();
+    let tokenizer = Tokenizer::from_json(&read("tokenizer.json")).unwrap();
+    let mut tensors: Vec<_> =
+        candle_core::safetensors::load(run.join("model.safetensors"), &Device::Cpu)
+            .unwrap()
+            .into_iter()
+            .collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = std::io::Cursor::new(Vec::new());
+    gguf::write(
+        &mut out,
+        &config,
+        &tensors,
+        &tokenizer,
+        Style::Compact,
+        Quantization::Q8_0,
+    )
+    .unwrap();
+    out.into_inner()
+}
+
+/// A small learnable set in `quarry-data generate`'s format, rendered by the core's
 /// own prompt layer (with its lexicon hints): planner intents keyed by
 /// wording, tagger calls copying the query's title and place.
 fn synthetic(count: usize) -> String {
@@ -95,7 +127,7 @@ fn tokenized(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("train.jsonl"), synthetic(800)).unwrap();
-    run(quarry()
+    run(quarry_data()
         .args(["tokenize", "--data"])
         .arg(dir.join("train.jsonl"))
         .arg("--out")
@@ -149,16 +181,17 @@ fn a_tiny_model_learns_exports_and_answers_through_the_engine() {
     );
     assert_eq!(rec["steps"], 400);
 
-    let gguf = dir.join("run/quarry-q8_0.gguf");
-    run(quarry()
-        .args(["export", "--compact", "--quant", "q8_0", "--model"])
-        .arg(dir.join("run"))
-        .arg("--out")
-        .arg(&gguf));
-    let answer = run(quarry()
-        .args(["understand", "nurse jobs in oslo", "--model"])
-        .arg(&gguf));
-    let output: Value = serde_json::from_str(&answer.0).unwrap();
+    let mut engine =
+        Engine::from_gguf(&export_q8_0(&dir.join("run")), None, None, &Device::Cpu).unwrap();
+    let router = Router::new(Taxonomy::embedded(), engine.style());
+    let input = Input {
+        query: "nurse jobs in oslo".into(),
+        profile: None,
+    };
+    let routed = router
+        .understand(&mut engine, &input, 0, &mut |_| ControlFlow::Continue(()))
+        .unwrap();
+    let output = serde_json::to_value(&routed.output).unwrap();
     assert_eq!(output["intent"], "criteria_search", "{output}");
     let tools: Vec<String> = output["tools"]
         .as_array()
