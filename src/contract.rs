@@ -438,6 +438,22 @@ fn certain() -> f64 {
 }
 
 impl Output {
+    /// A criteria search with nothing found yet: where routing starts, and
+    /// what a stage that fails leaves.
+    pub fn searching(query: &str) -> Output {
+        Output {
+            query: query.to_string(),
+            intent: Intent::CriteriaSearch,
+            denied: false,
+            message: None,
+            rewritten_query: None,
+            tools: Vec::new(),
+            suggested_industries: Vec::new(),
+            denial: None,
+            confidence: 1.0,
+        }
+    }
+
     /// The output for a denied query: no tools, the exact message.
     pub fn denied(query: &str, denial: Denial) -> Output {
         Output {

@@ -21,6 +21,23 @@ pub struct Example {
     pub expected: Expected,
 }
 
+impl Example {
+    /// The output that scores as exactly this example's label (a denial is
+    /// attributed to the model): the reference for checking the scorer.
+    pub fn labelled_output(&self) -> Output {
+        let mut output = Output::searching(&self.input.query);
+        output.intent = self.expected.intent;
+        output.denied = self.expected.denied;
+        output.rewritten_query = self.expected.rewritten_query.clone();
+        output.tools = self.expected.tools.clone();
+        output.denial = self.expected.denied.then_some(crate::contract::Denial {
+            category: None,
+            stage: DenialStage::Model,
+        });
+        output
+    }
+}
+
 /// The labelled parts of an output.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

@@ -101,17 +101,7 @@ impl<'r, 't, 's> Run<'r, 't, 's> {
             ));
         }
 
-        let mut output = Output {
-            query: query.to_string(),
-            intent: Intent::CriteriaSearch,
-            denied: false,
-            message: None,
-            rewritten_query: None,
-            tools: Vec::new(),
-            suggested_industries: Vec::new(),
-            denial: None,
-            confidence: 1.0,
-        };
+        let mut output = Output::searching(query);
 
         // Planner. If it fails, the output keeps the neutral intent and no tools.
         let mut intent = None;

@@ -95,16 +95,10 @@ fn labels_follow_the_contract() {
 #[test]
 fn scorer_is_consistent_on_the_dev_set() {
     let examples = dev_set();
-    let as_output = |e: &Example| Output {
-        query: e.input.query.clone(),
-        intent: e.expected.intent,
-        denied: e.expected.denied,
-        message: None,
-        rewritten_query: e.expected.rewritten_query.clone(),
-        tools: e.expected.tools.clone(),
-        suggested_industries: vec![],
-        denial: None,
-        confidence: 1.0,
+    let as_output = |e: &Example| {
+        let mut output = e.labelled_output();
+        output.denial = None;
+        output
     };
     let mut perfect = Scorer::new();
     let mut damaged = Scorer::new();

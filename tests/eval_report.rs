@@ -15,20 +15,7 @@ const SETS: [(&str, &str); 2] = [
 ];
 
 fn perfect(e: &Example) -> Output {
-    Output {
-        query: e.input.query.clone(),
-        intent: e.expected.intent,
-        denied: e.expected.denied,
-        message: None,
-        rewritten_query: e.expected.rewritten_query.clone(),
-        tools: e.expected.tools.clone(),
-        suggested_industries: vec![],
-        denial: e.expected.denied.then_some(Denial {
-            category: None,
-            stage: DenialStage::Model,
-        }),
-        confidence: 1.0,
-    }
+    e.labelled_output()
 }
 
 /// Every violation row names its category, written right after `denied`;

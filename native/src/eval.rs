@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use quarry::eval::{read_examples, Example, Scorer};
 use quarry::tools::{execute, ToolContext};
-use quarry::{lexicon, Intent, Output, Router, Taxonomy, ToolCall};
+use quarry::{lexicon, Output, Router, Taxonomy, ToolCall};
 use serde_json::json;
 
 use crate::load::{load, ModelArgs};
@@ -86,17 +86,7 @@ fn lexicon_baseline(example: &Example) -> Output {
     let query = example.input.query.trim();
     let taxonomy = Taxonomy::embedded();
     let context = ToolContext::new(taxonomy, example.input.profile.as_ref(), query, EVAL_NOW);
-    let mut output = Output {
-        query: query.to_string(),
-        intent: Intent::CriteriaSearch,
-        denied: false,
-        message: None,
-        rewritten_query: None,
-        tools: Vec::new(),
-        suggested_industries: Vec::new(),
-        denial: None,
-        confidence: 1.0,
-    };
+    let mut output = Output::searching(query);
     for hint in lexicon::annotate(query) {
         let Some(key) = hint.tool.wire_argument() else {
             continue;

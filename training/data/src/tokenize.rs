@@ -114,7 +114,7 @@ mod tests {
     use quarry::prompt::{self, Style};
 
     fn tokenizer() -> Tokenizer {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/tokenizer.json");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/tokenizer.json");
         Tokenizer::from_json(&std::fs::read(path).unwrap()).unwrap()
     }
 
