@@ -8,7 +8,7 @@ use quarry::eval::{read_examples, Example, Scorer};
 use quarry::taxonomy::{PlaceHints, Taxonomy};
 use quarry::text::normalize;
 use quarry::tools::{self, query_countries};
-use quarry::{trust, Intent, Output, ToolName};
+use quarry::{trust, Intent, ToolName};
 
 fn dev_set() -> Vec<Example> {
     let text = include_str!("data/dev.jsonl");
