@@ -362,7 +362,9 @@ def test_runtime(rt, origin, inputs, natives):
           f"{name} long query goes to the origin", f"{status} {body and {k: body.get(k) for k in ('served_by', 'escalation', 'degraded')}}")
     rt.stop()
 
-    # B: threshold 1.0 escalates every model answer; denials stay at the edge.
+    # B: threshold 1.0 escalates every model answer below full confidence
+    # (the rule is `confidence < threshold`); denials stay at the edge, and
+    # so does an answer the model gave with confidence 1.0.
     rt.start(1.0, origin)
     escalated, escalated_latency = 0, []
     for i, (inp, native) in enumerate(zip(inputs, natives)):
@@ -372,6 +374,8 @@ def test_runtime(rt, origin, inputs, natives):
         if native["denied"]:
             check(body.get("served_by") == "edge" and body.get("denied") is True and "escalation" not in body,
                   f"{name} denial {i} stays at the edge", body)
+        elif body.get("served_by") == "edge" and body.get("confidence", 0.0) >= 1.0:
+            check("escalation" not in body, f"{name} certain answer {i} stays at the edge", body)
         else:
             escalated += 1
             escalated_latency.append(elapsed)
