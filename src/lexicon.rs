@@ -121,18 +121,24 @@ fn words(text: &str) -> Vec<Word> {
     for raw in text.split_inclusive(char::is_whitespace) {
         let start = offset;
         offset += raw.len();
-        let core = raw.trim_matches(|c: char| !c.is_alphanumeric());
+        let punctuation = |c: char| !c.is_alphanumeric();
+        let from_core = raw.trim_start_matches(punctuation);
+        let core = from_core.trim_end_matches(punctuation);
         if core.is_empty() {
             continue;
         }
-        // `core` is a sub-slice of `raw`: its offset within it is exact.
-        let lead = core.as_ptr() as usize - raw.as_ptr() as usize;
+        let core_start = start + raw.len() - from_core.len();
         out.push(Word {
-            start: start + lead,
-            end: start + lead + core.len(),
+            start: core_start,
+            end: core_start + core.len(),
         });
     }
     out
+}
+
+/// Whether `span` is written without lower-case letters ("NY", "PM").
+fn in_capitals(span: &str) -> bool {
+    !span.chars().any(char::is_lowercase)
 }
 
 /// Whether `span`, as written, may be a place code: short codes ("NY",
@@ -145,10 +151,10 @@ fn plausible_place(span: &str, after_place: bool) -> bool {
     }
     let lower = span.to_lowercase();
     if after_place {
-        return letters <= 2 || span.chars().all(|c| !c.is_lowercase());
+        return letters <= 2 || in_capitals(span);
     }
     LOWERCASE_PLACE_CODES.contains(&lower.as_str())
-        || (span.chars().all(|c| !c.is_lowercase()) && !ROLE_CODES.contains(&lower.as_str()))
+        || (in_capitals(span) && !ROLE_CODES.contains(&lower.as_str()))
 }
 
 /// The tools a span may be, in wire order.
@@ -158,7 +164,7 @@ fn tools_for(taxonomy: &Taxonomy, span: &str, after_place: bool) -> Vec<ToolName
     if k.split(' ').all(|w| GLUE.contains(&w)) {
         return Vec::new();
     }
-    let short = k.chars().count() <= 2 && !span.chars().all(|c| !c.is_lowercase());
+    let short = k.chars().count() <= 2 && !in_capitals(span);
     let mut tools = Vec::new();
     if !short && taxonomy.titles.canonical(span).is_some() {
         tools.push(ToolName::Title);
