@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The README's main command: the default model behind the API (HTTP, SSE,
-# OpenAI-compatible, gRPC) and the demo page, on http://127.0.0.1:8080.
+# The README's main command: the committed origin model (the larger one the
+# edge escalates to; the default model where a checkout lacks it) behind the
+# API (HTTP, SSE, OpenAI-compatible, gRPC) and the demo page, which runs the
+# small default model in the browser, on http://127.0.0.1:8080.
 # Builds what is missing first: the toolchain's parts, the page's wasm module
 # (first run ~15 min on 2 cores: wasm-bindgen-cli and the wasm build), the
 # native binary. Extra arguments go to `quarry serve` (e.g. --addr, --workers).

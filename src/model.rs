@@ -149,6 +149,8 @@ enum Weights<'a> {
         content: gguf_file::Content,
         reader: Cursor<&'a [u8]>,
         device: Device,
+        /// Matrices dequantized to f32 at load instead of kept quantized.
+        dequantize: bool,
     },
 }
 
@@ -193,6 +195,7 @@ impl Weights<'_> {
                 content,
                 reader,
                 device,
+                ..
             } => {
                 let (gname, qt) = read_gguf(content, reader, device, name, shape)?;
                 qt.dequantize(device).map_err(model_err(&gname))
@@ -212,9 +215,15 @@ impl Weights<'_> {
                 content,
                 reader,
                 device,
+                dequantize,
             } => {
                 let (gname, qt) = read_gguf(content, reader, device, name, &[out_dim, in_dim])?;
-                QMatMul::from_qtensor(qt).map_err(model_err(&gname))
+                if *dequantize {
+                    let t = qt.dequantize(device).map_err(model_err(&gname))?;
+                    Ok(QMatMul::Tensor(t))
+                } else {
+                    QMatMul::from_qtensor(qt).map_err(model_err(&gname))
+                }
             }
         }
     }
@@ -382,6 +391,17 @@ impl Qwen2 {
     /// Loads a GGUF file (F32/F16/Q8_0/Q4_K/Q4_0…) written for llama.cpp's
     /// `qwen2` architecture.
     pub fn from_gguf(bytes: &[u8], device: &Device) -> Result<Qwen2> {
+        Qwen2::read_gguf(bytes, device, false)
+    }
+
+    /// Loads a GGUF file with every matrix dequantized to f32. Slower, but
+    /// its arithmetic no longer depends on each device's quantized kernels,
+    /// so two devices can be held to f32 tolerances (`quarry parity`).
+    pub fn from_gguf_dequantized(bytes: &[u8], device: &Device) -> Result<Qwen2> {
+        Qwen2::read_gguf(bytes, device, true)
+    }
+
+    fn read_gguf(bytes: &[u8], device: &Device, dequantize: bool) -> Result<Qwen2> {
         let mut reader = Cursor::new(bytes);
         let content = gguf_file::Content::read(&mut reader).map_err(model_err("gguf"))?;
         let config = gguf_config(&content)?;
@@ -389,6 +409,7 @@ impl Qwen2 {
             content,
             reader,
             device: device.clone(),
+            dequantize,
         };
         Qwen2::build(config, weights, device.clone())
     }

@@ -65,9 +65,17 @@ def parse_args(argv=None):
     p.add_argument("--eval-every", type=int, default=500, help="steps between held-out evaluations")
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)
     p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint")
+    p.add_argument("--init-from", default="",
+                   help="start from a trained model directory (model.safetensors + config.json) "
+                        "instead of random weights; --preset is then ignored")
+    p.add_argument("--grow-layers", type=int, default=0,
+                   help="with --init-from: deepen the model to this many layers by block "
+                        "expansion (each layer followed by copies that start as the identity)")
     args = p.parse_args(argv)
     if args.minutes <= 0 and args.max_steps <= 0:
         p.error("give --minutes or --max-steps")
+    if args.grow_layers and not args.init_from:
+        p.error("--grow-layers needs --init-from")
     return args
 
 
@@ -188,6 +196,39 @@ def save_checkpoint(out, model, optimizer, state):
     os.replace(tmp, final)
 
 
+def block_expanded(model_dir, layers):
+    """The model in `model_dir`, deepened to `layers` layers by block
+    expansion (LLaMA Pro, Wu et al. 2024): each layer is followed by copies
+    of itself whose output projections (`o_proj`, `down_proj`) are zero, so
+    each copy adds nothing to the residual stream and the deeper model
+    computes exactly what the trained one did. Training then grows the
+    copies from there, instead of relearning from random weights what the
+    smaller model already knows."""
+    base = transformers.Qwen2ForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    old = base.config.num_hidden_layers
+    if layers < old or layers % old:
+        sys.exit(f"train.py: --grow-layers {layers} must be a multiple of the model's {old} layers")
+    factor = layers // old
+    config = transformers.Qwen2Config.from_dict(base.config.to_dict())
+    config.num_hidden_layers = layers
+    config.layer_types = None
+    config = transformers.Qwen2Config.from_dict(config.to_dict())
+    grown = transformers.Qwen2ForCausalLM(config)
+    weights = {}
+    for name, tensor in base.state_dict().items():
+        if not name.startswith("model.layers."):
+            weights[name] = tensor
+            continue
+        index, rest = name[len("model.layers."):].split(".", 1)
+        for copy in range(factor):
+            t = tensor.clone()
+            if copy and rest in ("self_attn.o_proj.weight", "mlp.down_proj.weight"):
+                t.zero_()
+            weights[f"model.layers.{int(index) * factor + copy}.{rest}"] = t
+    grown.load_state_dict(weights, strict=True)
+    return grown
+
+
 def main(argv=None):
     args = parse_args(argv)
     started = time.time()
@@ -224,8 +265,13 @@ def main(argv=None):
     else:
         if args.resume:
             print(f"train.py: no checkpoint in {args.out}; starting fresh", file=sys.stderr)
-        model = transformers.Qwen2ForCausalLM(config)
+        if args.init_from:
+            model = (block_expanded(args.init_from, args.grow_layers) if args.grow_layers else
+                     transformers.Qwen2ForCausalLM.from_pretrained(args.init_from, dtype=torch.float32))
+        else:
+            model = transformers.Qwen2ForCausalLM(config)
         extra = None
+    config = model.config
     model.to(device).train()
     params = sum(p.numel() for p in model.parameters())
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
@@ -243,7 +289,8 @@ def main(argv=None):
     progress_of = lambda step, elapsed: max(  # noqa: E731
         step / args.max_steps if args.max_steps else 0.0, elapsed / budget_s if budget_s else 0.0)
 
-    print(f"train.py: {params:,} parameters ({args.preset}), {len(examples):,} examples "
+    grown = f", grown to {args.grow_layers} layers" if args.grow_layers else ""
+    print(f"train.py: {params:,} parameters ({args.init_from or args.preset}{grown}), {len(examples):,} examples "
           f"({len(held):,} held out), batching {args.batching}, device {device}, "
           f"peak lr {peak}, resumed at step {state['step']}", file=sys.stderr)
     bar = tqdm(total=args.max_steps or None, initial=state["step"], unit="step",
@@ -275,7 +322,7 @@ def main(argv=None):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        value = float(loss)
+        value = float(loss.detach())
         if not math.isfinite(value):
             sys.exit(f"train.py: loss is {value} at step {state['step']}")
         state["first_loss"] = state["first_loss"] or value
@@ -313,7 +360,8 @@ def main(argv=None):
     record = {
         "trainer": "training/train.py (transformers Qwen2ForCausalLM)",
         "torch": torch.__version__, "transformers": transformers.__version__,
-        "preset": args.preset, "parameters": params, "config": config.to_diff_dict(),
+        "preset": None if args.init_from else args.preset, "init_from": args.init_from or None,
+        "grow_layers": args.grow_layers or None, "parameters": params, "config": config.to_diff_dict(),
         "device": str(device), "threads": torch.get_num_threads() if device.type == "cpu" else None,
         "autocast": "bfloat16", "batching": args.batching, "batch": args.batch, "peak_lr": peak,
         "seed": args.seed, "steps": state["step"], "epochs": state["step"] / max(1, len(batches)),

@@ -10,16 +10,31 @@ use quarry::model::{Config, Qwen2};
 use quarry::prompt::Style;
 use quarry::tokenizer::Tokenizer;
 
-/// The committed default model.
+/// The committed default model: the small edge model, which the browser,
+/// the Worker and the Spin component also run.
 pub fn default_model() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/quarry-q8_0.gguf")
+}
+
+/// The committed origin model: larger and more accurate, for the datacenter
+/// server that the edge escalates to.
+pub fn origin_model() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/quarry-origin-q8_0.gguf")
+}
+
+/// What `quarry serve` loads without `--model`: the origin model when the
+/// checkout has it, else the default model.
+pub fn serving_model() -> PathBuf {
+    Some(origin_model())
+        .filter(|p| p.exists())
+        .unwrap_or_else(default_model)
 }
 
 /// What to load, as the CLI and server take it.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ModelArgs {
     /// A `.gguf` file or a Hugging Face model directory (default: the
-    /// committed Quarry model).
+    /// committed Quarry model; for `serve`, the origin model).
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// A `tokenizer.json` to use instead of the model's own.

@@ -5,6 +5,7 @@ mod eval;
 mod export;
 mod load;
 mod loadtest;
+mod parity;
 mod serve;
 mod understand;
 
@@ -48,6 +49,10 @@ enum Command {
     /// Load-test a server on loopback: queries/s and latency percentiles at
     /// several concurrencies, and an optional soak with RSS at start and end.
     Loadtest(loadtest::Args),
+    /// Compare a model's logits on the CPU and on a GPU (`--device
+    /// cuda:0`, in a `--features cuda` build): f32 within the parity
+    /// tolerance, and the quantized model's top-token agreement.
+    Parity(parity::Args),
     /// Convert a Hugging Face checkpoint directory to GGUF.
     Export(export::Args),
     /// Print taxonomy sizes and time the core's start-up (parsing and
@@ -132,6 +137,7 @@ fn run(cli: Cli) -> Result<(), String> {
             serve::run(args)
         }
         Command::Loadtest(args) => loadtest::run(args),
+        Command::Parity(args) => parity::run(args),
         Command::Bench(args) => {
             // One thread per worker: candle then multiplies on the calling
             // thread, and throughput comes from one worker per core.

@@ -160,3 +160,41 @@ fn bad_queries_and_model_files_get_clear_errors() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `quarry parity` compares two devices' logits; on the CPU against itself
+/// both comparisons must be exact, which checks the command's own plumbing
+/// (the GPU run is `scripts/cuda/device-check.sh`).
+#[test]
+fn parity_of_the_cpu_with_itself_is_exact() {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/dev.jsonl");
+    let out = quarry(
+        &["parity", "--device", "cpu", "--data", data, "--limit", "3"],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("6 prompts"), "{text}");
+    for label in ["f32", "as shipped"] {
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!("{label}: max abs logit diff")))
+            .unwrap_or_else(|| panic!("no {label} line in {text}"));
+        assert!(line.contains("diff 0.000e0"), "{line}");
+        let (same, total) = line
+            .split("same top token at ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|r| r.split_once('/'))
+            .unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(same, total, "{line}");
+    }
+    assert!(text.contains("parity: ok"), "{text}");
+
+    let bad = quarry(&["parity", "--device", "tpu"], b"");
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("unknown device `tpu`"),
+        "{}",
+        stderr(&bad)
+    );
+}

@@ -210,3 +210,53 @@ fn sigterm_lets_an_in_flight_request_finish() {
     // New connections are refused once it has stopped.
     assert_eq!(http(&server.addr, "GET", "/healthz", "").0, 0);
 }
+
+/// Without `--model`, the server runs the origin model when the checkout has
+/// it (the larger one the edge escalates to), else the default model: its
+/// answers are that model's, as the CLI gives them, and it names it.
+#[test]
+fn serves_the_origin_model_by_default() {
+    let models = concat!(env!("CARGO_MANIFEST_DIR"), "/../models");
+    let origin = format!("{models}/quarry-origin-q8_0.gguf");
+    let (expected_model, name) = if std::path::Path::new(&origin).exists() {
+        (origin, "quarry-origin-q8_0")
+    } else {
+        (format!("{models}/quarry-q8_0.gguf"), "quarry-q8_0")
+    };
+    let query = "senior data engineer jobs in lyon or remote";
+    let cli = Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args(["understand", query, "--model", &expected_model])
+        .output()
+        .expect("run quarry understand");
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let cli: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+
+    let server = start();
+    let (status, body) = http(
+        &server.addr,
+        "POST",
+        "/v1/understand",
+        &serde_json::json!({ "query": query }).to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let served: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(served, cli, "the server answers as {name} does");
+
+    let chat = serde_json::json!({
+        "model": "quarry",
+        "messages": [{ "role": "user", "content": query }],
+    });
+    let (status, body) = http(
+        &server.addr,
+        "POST",
+        "/v1/chat/completions",
+        &chat.to_string(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(reply["model"], name, "{body}");
+}

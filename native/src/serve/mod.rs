@@ -75,7 +75,12 @@ pub fn run(args: Args) -> Result<(), String> {
     runtime.block_on(serve(args))
 }
 
-async fn serve(args: Args) -> Result<(), String> {
+async fn serve(mut args: Args) -> Result<(), String> {
+    let model_path = args
+        .model
+        .model
+        .get_or_insert_with(crate::load::serving_model)
+        .clone();
     let metrics = Arc::new(metrics::Metrics::new());
     let state = Arc::new(http::AppState {
         service: OnceLock::new(),
@@ -91,7 +96,7 @@ async fn serve(args: Args) -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     // Tests and scripts read this line to find the port.
     println!("listening on http://{addr}");
-    tracing::info!(%addr, www = ?www, "listening; loading the model");
+    tracing::info!(%addr, www = ?www, model = %model_path.display(), "listening; loading the model");
 
     // Load after binding, so /healthz answers while the model loads.
     let loader = {
@@ -108,11 +113,6 @@ async fn serve(args: Args) -> Result<(), String> {
             for _ in 1..workers {
                 engines.push(load(&args.model)?.0);
             }
-            let model_path = args
-                .model
-                .model
-                .clone()
-                .unwrap_or_else(crate::load::default_model);
             let name = model_path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())

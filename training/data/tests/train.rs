@@ -228,3 +228,82 @@ fn a_stopped_run_resumes_from_its_checkpoint() {
     assert_eq!(curve.first().unwrap()[0], 20);
     assert_eq!(curve.last().unwrap()[0], 60);
 }
+
+/// Logits of every position of `ids` from a trainer's output directory.
+fn logits(run: &Path, ids: &[u32]) -> Vec<f32> {
+    let config = Config::from_json(&std::fs::read(run.join("config.json")).unwrap()).unwrap();
+    let model = quarry::model::Qwen2::from_safetensors(
+        config,
+        &[run.join("model.safetensors")],
+        &Device::Cpu,
+    )
+    .unwrap();
+    let tokens = candle_core::Tensor::new(ids, &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let out = model
+        .forward(&tokens, &mut quarry::model::KvCache::new())
+        .unwrap();
+    out.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+}
+
+#[test]
+fn a_grown_model_starts_from_what_the_smaller_one_computes() {
+    let Some(python) = python() else { return };
+    let dir = tokenized("grow");
+    train(&python, &dir, "small", &["--max-steps", "40"]);
+    // One step at a negligible rate: the grown model as block expansion made it.
+    let small = dir.join("small");
+    let log = train(
+        &python,
+        &dir,
+        "grown",
+        &[
+            "--init-from",
+            small.to_str().unwrap(),
+            "--grow-layers",
+            "3",
+            "--max-steps",
+            "1",
+            "--lr",
+            "1e-12",
+        ],
+    );
+    assert!(log.contains("grown to 3 layers"), "{log}");
+    let grown = dir.join("grown");
+    let rec = record(&grown);
+    assert_eq!(rec["config"]["num_hidden_layers"], 3, "{rec}");
+    assert_eq!(rec["grow_layers"], 3);
+    let tokenizer =
+        Tokenizer::from_json(&std::fs::read(grown.join("tokenizer.json")).unwrap()).unwrap();
+    let (ids, _) = tokenizer
+        .encode_prompt(&prompt::tagger("welder jobs in lima", Style::Compact))
+        .unwrap();
+    let (a, b) = (logits(&small, &ids), logits(&grown, &ids));
+    assert_eq!(a.len(), b.len());
+    let diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(diff < 1e-4, "grown model's logits differ by {diff}");
+    // Growing by a factor the layers do not divide is refused clearly.
+    let out = Command::new(&python)
+        .current_dir(root())
+        .arg("training/train.py")
+        .arg("--tokens")
+        .arg(dir.join("tokens.jsonl"))
+        .arg("--out")
+        .arg(dir.join("bad"))
+        .args(["--init-from", grown.to_str().unwrap(), "--grow-layers", "4"])
+        .args(["--max-steps", "1", "--threads", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("must be a multiple"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

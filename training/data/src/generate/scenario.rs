@@ -764,13 +764,25 @@ impl<'p> Gen<'p> {
                 (vec![part], rng.range(0, 2), vec![], "plural")
             }
             7 => {
-                // Legitimate work that sounds dark.
-                let title = rng.pick(self.side(&self.pools.tricky_titles)).to_string();
-                let mut core = vec![Part::new().span(TOOL_TITLE, "title", &title)];
-                if rng.chance(0.4) {
-                    core.push(Self::jobs_word(rng));
+                // Who a job is open to: the inclusive look-alike of an
+                // exclusionary violation; only the title is a criterion.
+                if rng.chance(0.3) {
+                    let title = self.plain_title(rng).to_lowercase();
+                    let group = *rng.pick(lists::INCLUSIVE_GROUPS);
+                    let part = fill(*rng.pick(lists::INCLUDING_FRAMES), |c| match c {
+                        't' => title_part(&title).unwrap_or_else(|| Part::plain(&title)),
+                        _ => Part::plain(group),
+                    });
+                    (vec![part], 0, vec![], "inclusive")
+                } else {
+                    // Legitimate work that sounds dark.
+                    let title = rng.pick(self.side(&self.pools.tricky_titles)).to_string();
+                    let mut core = vec![Part::new().span(TOOL_TITLE, "title", &title)];
+                    if rng.chance(0.4) {
+                        core.push(Self::jobs_word(rng));
+                    }
+                    (core, rng.range(0, 2), vec![], "lookalike")
                 }
-                (core, rng.range(0, 2), vec![], "lookalike")
             }
             _ => {
                 let core = vec![Part::plain(*rng.pick(&[
@@ -1424,11 +1436,27 @@ impl<'p> Gen<'p> {
             (0.14, (Category::SelfHarm, lists::SELF_HARM)),
             (0.23, (Category::Illegal, lists::ILLEGAL)),
         ]);
-        let template = *rng.pick(list);
+        // Half the time a frame around an act, so that what is asked for,
+        // not the sentence, is what the model learns to deny.
+        let composed = match category {
+            Category::Illegal => Some((lists::ILLEGAL_FRAMES, lists::ILLEGAL_ACTS)),
+            Category::Violent => Some((lists::VIOLENT_FRAMES, lists::VIOLENT_ACTS)),
+            Category::SelfHarm => Some((lists::SELF_HARM_FRAMES, lists::SELF_HARM_ACTS)),
+            Category::Discriminatory => Some((lists::EXCLUDING_FRAMES, lists::GROUPS)),
+            Category::Offensive => None,
+        };
+        let (template, act) = match composed {
+            Some((frames, acts)) if rng.chance(0.5) => (*rng.pick(frames), *rng.pick(acts)),
+            _ => (*rng.pick(list), ""),
+        };
         let title = self.plain_title(rng).to_lowercase();
         let place = self.place(rng);
         let mut part = fill(template, |c| {
-            Part::plain(if c == 't' { &title } else { &place })
+            Part::plain(match c {
+                't' => &title,
+                'x' | 'g' => act,
+                _ => &place,
+            })
         });
         part.calls.clear();
         let mut parts = vec![part];
