@@ -66,8 +66,9 @@ def parse_args(argv=None):
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)
     p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint")
     p.add_argument("--init-from", default="",
-                   help="start from a trained model directory (model.safetensors + config.json) "
-                        "instead of random weights; --preset is then ignored")
+                   help="start from a trained model instead of random weights: a run directory "
+                        "(model.safetensors + config.json) or a GGUF file such as models/quarry-q8_0.gguf "
+                        "(dequantized); --preset is then ignored")
     p.add_argument("--grow-layers", type=int, default=0,
                    help="with --init-from: deepen the model to this many layers by block "
                         "expansion (each layer followed by copies that start as the identity)")
@@ -196,6 +197,74 @@ def save_checkpoint(out, model, optimizer, state):
     os.replace(tmp, final)
 
 
+# GGUF tensor names (llama.cpp's, as `quarry export` writes them) to Hugging Face's.
+GGUF_TO_HF = [("token_embd", "embed_tokens"), ("blk.", "layers."), ("attn_q", "self_attn.q_proj"),
+              ("attn_k", "self_attn.k_proj"), ("attn_v", "self_attn.v_proj"),
+              ("attn_output", "self_attn.o_proj"), ("ffn_gate", "mlp.gate_proj"), ("ffn_up", "mlp.up_proj"),
+              ("ffn_down", "mlp.down_proj"), ("attn_norm", "input_layernorm"),
+              ("ffn_norm", "post_attention_layernorm")]
+
+
+def from_gguf(path):
+    """A Qwen2 GGUF file (a committed Quarry model) as a full-precision model
+    to train on: its weights dequantized, its shape from its metadata. A
+    run's checkpoints live outside the clone and may be gone; the committed
+    file is always there to continue from."""
+    import gguf  # only this path needs it
+    try:
+        reader = gguf.GGUFReader(path)
+    except (OSError, ValueError, IndexError) as e:
+        sys.exit(f"train.py: {path}: not a readable GGUF file ({e})")
+
+    def field(key):
+        f = reader.fields.get(key)
+        if f is None:
+            sys.exit(f"train.py: {path}: no `{key}` (not a Qwen2 GGUF file)")
+        return f.contents()
+
+    if field("general.architecture") != "qwen2":
+        sys.exit(f"train.py: {path}: architecture {field('general.architecture')!r}, not qwen2")
+    weights = {}
+    for t in reader.tensors:
+        name = "lm_head.weight" if t.name == "output.weight" else (
+            "model.norm.weight" if t.name == "output_norm.weight" else "model." + t.name)
+        for ggml, hf in GGUF_TO_HF:
+            name = name.replace(ggml, hf)
+        array = gguf.quants.dequantize(t.data, t.tensor_type)
+        weights[name] = torch.from_numpy(array.reshape([int(d) for d in reversed(t.shape)]).copy())
+    eos = int(field("tokenizer.ggml.eos_token_id"))
+    bos = reader.fields.get("tokenizer.ggml.bos_token_id")
+    config = transformers.Qwen2Config(
+        vocab_size=len(field("tokenizer.ggml.tokens")),
+        hidden_size=int(field("qwen2.embedding_length")),
+        intermediate_size=int(field("qwen2.feed_forward_length")),
+        num_hidden_layers=int(field("qwen2.block_count")),
+        num_attention_heads=int(field("qwen2.attention.head_count")),
+        num_key_value_heads=int(field("qwen2.attention.head_count_kv")),
+        max_position_embeddings=int(field("qwen2.context_length")),
+        rope_theta=float(field("qwen2.rope.freq_base")),
+        rms_norm_eps=float(field("qwen2.attention.layer_norm_rms_epsilon")),
+        tie_word_embeddings="lm_head.weight" not in weights, hidden_act="silu",
+        bos_token_id=int(bos.contents()) if bos is not None else None, eos_token_id=eos,
+        use_sliding_window=False, attention_dropout=0.0, initializer_range=0.02)
+    model = transformers.Qwen2ForCausalLM(config)
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    missing = [m for m in missing if not (m == "lm_head.weight" and config.tie_word_embeddings)]
+    if missing or unexpected:
+        sys.exit(f"train.py: {path}: missing {missing}, unexpected {unexpected}")
+    if config.tie_word_embeddings:
+        model.tie_weights()
+    return model
+
+
+def pretrained(path):
+    """A trained model to start from: a run directory (model.safetensors +
+    config.json) or a GGUF file."""
+    if str(path).endswith(".gguf"):
+        return from_gguf(path)
+    return transformers.Qwen2ForCausalLM.from_pretrained(path, dtype=torch.float32)
+
+
 def block_expanded(model_dir, layers):
     """The model in `model_dir`, deepened to `layers` layers by block
     expansion (LLaMA Pro, Wu et al. 2024): each layer is followed by copies
@@ -204,7 +273,7 @@ def block_expanded(model_dir, layers):
     computes exactly what the trained one did. Training then grows the
     copies from there, instead of relearning from random weights what the
     smaller model already knows."""
-    base = transformers.Qwen2ForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    base = pretrained(model_dir)
     old = base.config.num_hidden_layers
     if layers < old or layers % old:
         sys.exit(f"train.py: --grow-layers {layers} must be a multiple of the model's {old} layers")
@@ -267,7 +336,7 @@ def main(argv=None):
             print(f"train.py: no checkpoint in {args.out}; starting fresh", file=sys.stderr)
         if args.init_from:
             model = (block_expanded(args.init_from, args.grow_layers) if args.grow_layers else
-                     transformers.Qwen2ForCausalLM.from_pretrained(args.init_from, dtype=torch.float32))
+                     pretrained(args.init_from))
         else:
             model = transformers.Qwen2ForCausalLM(config)
         extra = None

@@ -1,7 +1,8 @@
 //! The training pipeline end to end on a small synthetic set: `quarry-data
 //! tokenize` → `training/train.py` (a tiny model, on CPU) → GGUF export
 //! (`quarry::gguf`, what `quarry export` runs) → the engine answers with the
-//! exported file; and a stopped run resumes where its checkpoint left off.
+//! exported file; a stopped run resumes where its checkpoint left off; and
+//! training continues from an exported GGUF file.
 //!
 //!     QUARRY_TRAIN_PYTHON=$(bash training/setup.sh)/bin/python \
 //!         QUARRY_REQUIRE_TRAIN=1 cargo test --release -p quarry-data --test train
@@ -305,5 +306,54 @@ fn a_grown_model_starts_from_what_the_smaller_one_computes() {
         String::from_utf8_lossy(&out.stderr).contains("must be a multiple"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn training_continues_from_an_exported_gguf_file() {
+    let Some(python) = python() else { return };
+    let dir = tokenized("gguf");
+    train(&python, &dir, "small", &["--max-steps", "40"]);
+    let exported = export_q8_0(&dir.join("small"));
+    let file = dir.join("small-q8_0.gguf");
+    std::fs::write(&file, &exported).unwrap();
+    // One step at a negligible rate: the model as read from the file.
+    train(
+        &python,
+        &dir,
+        "continued",
+        &[
+            "--init-from",
+            file.to_str().unwrap(),
+            "--max-steps",
+            "1",
+            "--lr",
+            "1e-12",
+        ],
+    );
+    // Q8_0 dequantized and quantized again is the same file, so nothing
+    // was lost or renamed on the way through the trainer.
+    assert!(
+        export_q8_0(&dir.join("continued")) == exported,
+        "the continued model, exported, differs from the file it started from"
+    );
+    // A file that is not GGUF is refused with its name.
+    let bad = dir.join("bad.gguf");
+    std::fs::write(&bad, b"not a model").unwrap();
+    let out = Command::new(&python)
+        .current_dir(root())
+        .arg("training/train.py")
+        .arg("--tokens")
+        .arg(dir.join("tokens.jsonl"))
+        .arg("--out")
+        .arg(dir.join("bad"))
+        .args(["--init-from", bad.to_str().unwrap(), "--max-steps", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.gguf") && stderr.contains("GGUF"),
+        "{stderr}"
     );
 }
