@@ -243,7 +243,8 @@ def from_gguf(path):
         num_key_value_heads=int(field("qwen2.attention.head_count_kv")),
         max_position_embeddings=int(field("qwen2.context_length")),
         rope_theta=float(field("qwen2.rope.freq_base")),
-        rms_norm_eps=float(field("qwen2.attention.layer_norm_rms_epsilon")),
+        # GGUF stores it as f32; 7 digits give back the value that was written (1e-06).
+        rms_norm_eps=float(f'{float(field("qwen2.attention.layer_norm_rms_epsilon")):.7g}'),
         tie_word_embeddings="lm_head.weight" not in weights, hidden_act="silu",
         bos_token_id=int(bos.contents()) if bos is not None else None, eos_token_id=eos,
         use_sliding_window=False, attention_dropout=0.0, initializer_range=0.02)
