@@ -4,7 +4,7 @@
 # the GGUF files the engine ships, and score the result on the dev set.
 #
 #   bash training/train.sh OUT [train.py options…]
-#   bash training/train.sh "$HOME/.cache/quarry/runs/default" --minutes 60   # the default model
+#   bash training/train.sh "$HOME/.cache/quarry/runs/default" --minutes 75   # the default model's first stage (models/README.md: the recipe)
 #   bash training/train.sh /tmp/smoke --preset tiny --max-steps 100           # a smoke run
 #
 # Environment: QUARRY_EXAMPLES (training samples, default 200000),

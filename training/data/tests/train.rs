@@ -159,6 +159,23 @@ fn train(python: &Path, dir: &Path, out: &str, extra: &[&str]) -> String {
     .1
 }
 
+/// Runs one step of the trainer with arguments it must refuse; its stderr.
+fn train_refused(python: &Path, dir: &Path, extra: &[&str]) -> String {
+    let out = Command::new(python)
+        .current_dir(root())
+        .arg("training/train.py")
+        .arg("--tokens")
+        .arg(dir.join("tokens.jsonl"))
+        .arg("--out")
+        .arg(dir.join("refused"))
+        .args(["--max-steps", "1", "--threads", "1"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "train.py accepted {extra:?}");
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
 fn record(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path.join("training.json")).unwrap()).unwrap()
 }
@@ -290,23 +307,12 @@ fn a_grown_model_starts_from_what_the_smaller_one_computes() {
         .fold(0.0f32, f32::max);
     assert!(diff < 1e-4, "grown model's logits differ by {diff}");
     // Growing by a factor the layers do not divide is refused clearly.
-    let out = Command::new(&python)
-        .current_dir(root())
-        .arg("training/train.py")
-        .arg("--tokens")
-        .arg(dir.join("tokens.jsonl"))
-        .arg("--out")
-        .arg(dir.join("bad"))
-        .args(["--init-from", grown.to_str().unwrap(), "--grow-layers", "4"])
-        .args(["--max-steps", "1", "--threads", "1"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("must be a multiple"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stderr = train_refused(
+        &python,
+        &dir,
+        &["--init-from", grown.to_str().unwrap(), "--grow-layers", "4"],
     );
+    assert!(stderr.contains("must be a multiple"), "{stderr}");
 }
 
 #[test]
@@ -340,18 +346,7 @@ fn training_continues_from_an_exported_gguf_file() {
     // A file that is not GGUF is refused with its name.
     let bad = dir.join("bad.gguf");
     std::fs::write(&bad, b"not a model").unwrap();
-    let out = Command::new(&python)
-        .current_dir(root())
-        .arg("training/train.py")
-        .arg("--tokens")
-        .arg(dir.join("tokens.jsonl"))
-        .arg("--out")
-        .arg(dir.join("bad"))
-        .args(["--init-from", bad.to_str().unwrap(), "--max-steps", "1"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = train_refused(&python, &dir, &["--init-from", bad.to_str().unwrap()]);
     assert!(
         stderr.contains("bad.gguf") && stderr.contains("GGUF"),
         "{stderr}"
