@@ -197,6 +197,13 @@ def save_checkpoint(out, model, optimizer, state):
     os.replace(tmp, final)
 
 
+def qwen2_config(**shape):
+    """A Qwen2 configuration with what every Quarry model shares (SwiGLU, full
+    attention, no dropout); `shape` gives its sizes and token ids."""
+    return transformers.Qwen2Config(hidden_act="silu", use_sliding_window=False, attention_dropout=0.0,
+                                    initializer_range=0.02, **shape)
+
+
 # GGUF tensor names (llama.cpp's, as `quarry export` writes them) to Hugging Face's.
 GGUF_TO_HF = [("token_embd", "embed_tokens"), ("blk.", "layers."), ("attn_q", "self_attn.q_proj"),
               ("attn_k", "self_attn.k_proj"), ("attn_v", "self_attn.v_proj"),
@@ -234,7 +241,7 @@ def from_gguf(path):
         weights[name] = torch.from_numpy(array.reshape([int(d) for d in reversed(t.shape)]).copy())
     eos = int(field("tokenizer.ggml.eos_token_id"))
     bos = reader.fields.get("tokenizer.ggml.bos_token_id")
-    config = transformers.Qwen2Config(
+    config = qwen2_config(
         vocab_size=len(field("tokenizer.ggml.tokens")),
         hidden_size=int(field("qwen2.embedding_length")),
         intermediate_size=int(field("qwen2.feed_forward_length")),
@@ -245,9 +252,8 @@ def from_gguf(path):
         rope_theta=float(field("qwen2.rope.freq_base")),
         # GGUF stores it as f32; 7 digits give back the value that was written (1e-06).
         rms_norm_eps=float(f'{float(field("qwen2.attention.layer_norm_rms_epsilon")):.7g}'),
-        tie_word_embeddings="lm_head.weight" not in weights, hidden_act="silu",
-        bos_token_id=int(bos.contents()) if bos is not None else None, eos_token_id=eos,
-        use_sliding_window=False, attention_dropout=0.0, initializer_range=0.02)
+        tie_word_embeddings="lm_head.weight" not in weights,
+        bos_token_id=int(bos.contents()) if bos is not None else None, eos_token_id=eos)
     model = transformers.Qwen2ForCausalLM(config)
     missing, unexpected = model.load_state_dict(weights, strict=False)
     missing = [m for m in missing if not (m == "lm_head.weight" and config.tie_word_embeddings)]
@@ -314,12 +320,11 @@ def main(argv=None):
                      *(t["id"] for t in tokenizer.get("added_tokens", []))])
     end_of_turn = next(t["id"] for t in tokenizer["added_tokens"] if t["content"] == "<|im_end|>")
     hidden, layers, heads, kv, inter = PRESETS[args.preset]
-    config = transformers.Qwen2Config(
+    config = qwen2_config(
         vocab_size=vocab, hidden_size=hidden, intermediate_size=inter, num_hidden_layers=layers,
         num_attention_heads=heads, num_key_value_heads=kv, max_position_embeddings=512,
-        rope_theta=10000.0, rms_norm_eps=1e-6, tie_word_embeddings=True, hidden_act="silu",
-        bos_token_id=0, eos_token_id=end_of_turn, use_sliding_window=False,
-        attention_dropout=0.0, initializer_range=0.02)
+        rope_theta=10000.0, rms_norm_eps=1e-6, tie_word_embeddings=True,
+        bos_token_id=0, eos_token_id=end_of_turn)
     examples, held = read_examples(args.tokens)
     os.makedirs(args.out, exist_ok=True)
     ckpt = os.path.join(args.out, "checkpoint")
