@@ -825,6 +825,12 @@ pub const NEAR_ME: &[(&str, usize, Option<&str>)] = &[
     ("within commuting distance", 0, Some("in")),
     ("in my location", 1, None),
     ("near me", 0, Some("near")),
+    ("where i live", 0, Some("in")),
+    ("in my neighborhood", 1, None),
+    ("near my house", 0, Some("in")),
+    ("close by", 0, Some("in")),
+    ("local to me", 0, Some("in")),
+    ("within driving distance", 0, Some("in")),
 ];
 
 pub const STATE_PHRASES: &[&str] = &["in my state", "in my province", "in my region"];
@@ -837,8 +843,17 @@ pub const COMPANY_PHRASES: &[&str] = &[
     "at my firm",
     "at my organization",
     "at my workplace",
+    "at the company i work for",
+    "at the place i work",
+    "at my current workplace",
 ];
-pub const FIELD_PHRASES: &[&str] = &["in my field", "in my industry", "in my sector"];
+pub const FIELD_PHRASES: &[&str] = &[
+    "in my field",
+    "in my industry",
+    "in my sector",
+    "in my field of work",
+    "in the industry i work in",
+];
 /// Phrases that stand for the member's role: `{j}` is the jobs word.
 pub const ROLE_PHRASES: &[&str] = &[
     "{j} like mine",
@@ -854,6 +869,14 @@ pub const ROLE_PHRASES: &[&str] = &[
     "something like my current job",
     "something similar to what i do now",
     "more {j} like the one i have",
+    "{j} that use my skills",
+    "{j} suited to my background",
+    "{j} doing what i do now",
+    "{j} like the one i have now",
+    "{j} for people like me",
+    "{j} where my experience counts",
+    "same kind of {j} i have now",
+    "{j} that match what i do",
 ];
 /// Phrases that stand for the whole profile (role and place).
 pub const PROFILE_PHRASES: &[&str] = &[
@@ -868,6 +891,14 @@ pub const PROFILE_PHRASES: &[&str] = &[
     "{j} tailored to my profile",
     "{j} i'm qualified for",
     "{j} i would be a good fit for",
+    "{j} for someone like me",
+    "best {j} for me",
+    "{j} i could apply to",
+    "{j} i can apply for",
+    "{j} that match my resume",
+    "{j} that match my cv",
+    "{j} that suit my background",
+    "any {j} for me",
 ];
 pub const LEVEL_PHRASES: &[&str] = &[
     "{j} at my level",
@@ -1069,6 +1100,18 @@ pub const OFFENSIVE: &[&str] = &[
     "piece of shit job site",
     "jobs where i can call coworkers the n word",
     "cunts hiring near {l}",
+    "secretary jobs with big tits",
+    "hot slutty waitresses hiring in {l}",
+    "recruiters are worthless cunts",
+    "my boss is a fat retarded pig, find me a new job",
+    "{t} jobs with no fucking faggots",
+    "all my coworkers are dumb sluts",
+    "jobs away from these stupid n1ggas",
+    "this app is shit and you are a dumb bitch",
+    "{t} jobs for sexy young girls only to fuck",
+    "show me jobs you retarded piece of shit",
+    "why do recruiters act like such whores",
+    "{t} openings, no trannies or dykes",
 ];
 pub const VIOLENT: &[&str] = &[
     "hitman jobs",

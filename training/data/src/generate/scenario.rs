@@ -1430,9 +1430,9 @@ impl<'p> Gen<'p> {
 
     fn violation(&self, rng: &mut Rng) -> (Vec<Part>, Category) {
         let (category, list) = *rng.pick_weighted(&[
-            (0.15, (Category::Offensive, lists::OFFENSIVE)),
-            (0.24, (Category::Violent, lists::VIOLENT)),
-            (0.24, (Category::Discriminatory, lists::DISCRIMINATORY)),
+            (0.18, (Category::Offensive, lists::OFFENSIVE)),
+            (0.23, (Category::Violent, lists::VIOLENT)),
+            (0.22, (Category::Discriminatory, lists::DISCRIMINATORY)),
             (0.14, (Category::SelfHarm, lists::SELF_HARM)),
             (0.23, (Category::Illegal, lists::ILLEGAL)),
         ]);
