@@ -136,15 +136,22 @@ fn tokenized(name: &str) -> PathBuf {
     dir
 }
 
-/// Runs the trainer; its log.
-fn train(python: &Path, dir: &Path, out: &str, extra: &[&str]) -> String {
-    run(Command::new(python)
+/// The trainer on the tokenized set in `dir`, writing to `dir/out`.
+fn trainer(python: &Path, dir: &Path, out: &str) -> Command {
+    let mut command = Command::new(python);
+    command
         .current_dir(root())
         .arg("training/train.py")
         .arg("--tokens")
         .arg(dir.join("tokens.jsonl"))
         .arg("--out")
-        .arg(dir.join(out))
+        .arg(dir.join(out));
+    command
+}
+
+/// Runs the trainer; its log.
+fn train(python: &Path, dir: &Path, out: &str, extra: &[&str]) -> String {
+    run(trainer(python, dir, out)
         .args([
             "--preset",
             "tiny",
@@ -161,13 +168,7 @@ fn train(python: &Path, dir: &Path, out: &str, extra: &[&str]) -> String {
 
 /// Runs one step of the trainer with arguments it must refuse; its stderr.
 fn train_refused(python: &Path, dir: &Path, extra: &[&str]) -> String {
-    let out = Command::new(python)
-        .current_dir(root())
-        .arg("training/train.py")
-        .arg("--tokens")
-        .arg(dir.join("tokens.jsonl"))
-        .arg("--out")
-        .arg(dir.join("refused"))
+    let out = trainer(python, dir, "refused")
         .args(["--max-steps", "1", "--threads", "1"])
         .args(extra)
         .output()
