@@ -52,7 +52,7 @@ pub fn word_aligned(source: &str, span: &str) -> bool {
         .any(|(at, _)| boundary(&text, at) && boundary(&text, at + span.len()))
 }
 
-/// Whether `rewrite` is pieces joined by single spaces.
+/// Whether `rewrite` is pieces joined by single spaces or ", ".
 pub fn from_pieces(rewrite: &str, pieces: &[String]) -> bool {
     let n = rewrite.len();
     let mut reach = vec![false; n + 1];
@@ -63,10 +63,16 @@ pub fn from_pieces(rewrite: &str, pieces: &[String]) -> bool {
         }
         for piece in pieces {
             let end = at + piece.len();
-            if rewrite[at..].starts_with(piece.as_str())
-                && (end == n || rewrite[end..].starts_with(' '))
-            {
-                reach[if end == n { n } else { end + 1 }] = true;
+            if !rewrite[at..].starts_with(piece.as_str()) {
+                continue;
+            }
+            // Pieces are joined by " " or ", ", as in the rewrite grammar.
+            if end == n {
+                reach[n] = true;
+            } else if rewrite[end..].starts_with(' ') {
+                reach[end + 1] = true;
+            } else if rewrite[end..].starts_with(", ") {
+                reach[end + 2] = true;
             }
         }
     }
@@ -191,10 +197,10 @@ mod tests {
             &pieces
         ));
         assert!(from_pieces("Sous Chef jobs in Naples", &pieces));
-        assert!(
-            !from_pieces("chef jobs in Naples, Florida", &pieces)
-                || pieces.contains(&"Naples, Florida".to_string())
-        );
+        // The grammar joins pieces with ", " too, as lists and places do.
+        assert!(from_pieces("chef jobs in Naples, Florida", &pieces));
+        assert!(!from_pieces("chef jobs in Naples,Florida", &pieces));
+        assert!(!from_pieces("chef jobs in Naples , Florida", &pieces));
         assert!(!from_pieces("chef  jobs", &pieces));
         assert!(!from_pieces("cook jobs", &pieces));
     }

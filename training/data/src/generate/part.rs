@@ -46,6 +46,8 @@ pub enum Field {
     /// The country part of the profile location.
     Country,
     Industry,
+    /// Every profile skill, as one list ("Python and Spark").
+    Skills,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1114,7 +1114,9 @@ impl<'p> Gen<'p> {
             location: rng.chance(0.92).then(|| city.profile_location()),
             industry: rng.chance(0.75).then(|| rng.pick(industry).name.clone()),
             seniority: if rng.chance(0.85) { seniority } else { None },
-            skills: if rng.chance(0.2) {
+            // Shares as in real profiles: most list their experience, many
+            // their skills and schooling, and a rewrite must skip those.
+            skills: if rng.chance(0.45) {
                 (0..rng.range(1, 3))
                     .map(|_| rng.pick(lists::SKILLS).to_string())
                     .collect::<std::collections::BTreeSet<_>>()
@@ -1123,9 +1125,9 @@ impl<'p> Gen<'p> {
             } else {
                 Vec::new()
             },
-            years_experience: rng.chance(0.3).then(|| rng.range(0, 25) as u32),
+            years_experience: rng.chance(0.7).then(|| rng.range(0, 25) as u32),
             education: rng
-                .chance(0.15)
+                .chance(0.4)
                 .then(|| rng.pick(lists::EDUCATION).to_string()),
         }
     }
@@ -1193,7 +1195,7 @@ impl<'p> Gen<'p> {
             segs.push(Seg::Value(Field::Location));
             return (vec![role, Part::marker(text, segs)], "self_near_me");
         }
-        let family = rng.weighted(&[0.34, 0.14, 0.12, 0.08, 0.1, 0.08, 0.06, 0.04, 0.04]);
+        let family = rng.weighted(&[0.32, 0.14, 0.12, 0.08, 0.1, 0.07, 0.05, 0.04, 0.04, 0.04]);
         let j = Self::jobs_single(rng);
         let role_or_jobs = |gen: &Gen, rng: &mut Rng| -> Vec<Part> {
             if rng.chance(0.7) {
@@ -1239,12 +1241,25 @@ impl<'p> Gen<'p> {
                     Seg::Value(Field::Title),
                     index.map_or(Seg::Glue("jobs"), Seg::Keep),
                 ];
-                let mut parts = vec![Part::marker(&text, segs)];
-                match rng.below(3) {
-                    0 => parts.push(self.location_part(rng)),
-                    1 => parts.push(self.company_part(rng)),
-                    _ => {}
-                }
+                let mut parts = vec![];
+                let follow = match rng.below(3) {
+                    0 => Some(self.location_part(rng)),
+                    1 => Some(self.company_part(rng)),
+                    _ => None,
+                };
+                // "… like my current job, but in toronto": the contrast word
+                // belongs to the phrase the rewrite replaces.
+                let text = match follow {
+                    Some(_) if rng.chance(0.3) => {
+                        format!(
+                            "{text}{}",
+                            rng.pick(&[" but", ", but", ", ideally", " only"])
+                        )
+                    }
+                    _ => text,
+                };
+                parts.push(Part::marker(&text, segs));
+                parts.extend(follow);
                 if rng.chance(0.2) {
                     parts.insert(
                         0,
@@ -1318,6 +1333,20 @@ impl<'p> Gen<'p> {
                 }
                 (parts, "self_level", rng.weighted(&[0.7, 0.3]))
             }
+            9 => {
+                let (text, index) = jobs_phrase(*rng.pick(lists::SKILL_PHRASES), j);
+                let segs = vec![
+                    Seg::Value(Field::Title),
+                    index.map_or(Seg::Glue("jobs"), Seg::Keep),
+                    Seg::Glue("with"),
+                    Seg::Value(Field::Skills),
+                ];
+                let mut parts = vec![Part::marker(&text, segs)];
+                if rng.chance(0.3) {
+                    parts.push(self.location_part(rng));
+                }
+                (parts, "self_skills", rng.weighted(&[0.6, 0.4]))
+            }
             7 => {
                 let mut parts = role_or_jobs(self, rng);
                 parts.push(Part::marker(
@@ -1338,7 +1367,7 @@ impl<'p> Gen<'p> {
         let mut exclude = vec![Slot::Location, Slot::Network, Slot::Filler];
         match name {
             "self_field" | "self_level" => exclude.push(Slot::Industry),
-            "self_company" | "self_role" => exclude.push(Slot::Company),
+            "self_company" | "self_role" | "self_skills" => exclude.push(Slot::Company),
             _ => {}
         }
         let slots = draw_slots(rng, extras, &exclude);
@@ -1723,6 +1752,11 @@ fn profile_value(profile: &Profile, field: Field) -> Option<String> {
         Field::Company => profile.company.clone(),
         Field::Location => profile.location.clone(),
         Field::Industry => profile.industry.clone(),
+        Field::Skills => match profile.skills.as_slice() {
+            [] => None,
+            [one] => Some(one.clone()),
+            [init @ .., last] => Some(format!("{} and {last}", init.join(", "))),
+        },
         Field::State => parts().filter(|p| p.len() == 3).map(|p| p[1].to_string()),
         Field::Country => parts()
             .filter(|p| p.len() >= 2)
@@ -1794,6 +1828,9 @@ fn resolve(marker: &Part, segs: &[Seg], profile: &Profile) -> Part {
                 if let Some(value) = &values[i] {
                     let part = match field {
                         Field::Title => title_part(value).unwrap_or_else(|| Part::plain(value)),
+                        // Skills are not a tool's argument: the rewrite names them,
+                        // the tagger leaves them.
+                        Field::Skills => Part::plain(value),
                         Field::Company => Part::new().span(ToolName::Company, "company", value),
                         Field::Industry => Part::new().span(ToolName::Industry, "industry", value),
                         Field::Location | Field::State | Field::Country => {
