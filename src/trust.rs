@@ -61,6 +61,15 @@ const SELF_HARM: &[&str] = &[
     "how to overdose",
     "i dont want to live",
     "painless death",
+    "hang myself",
+    "hanging myself",
+    "slit my wrists",
+    "jump off a bridge",
+    "starve myself",
+    "poison myself",
+    "drown myself",
+    "end it all",
+    "better off dead",
 ];
 
 const VIOLENT: &[&str] = &[
@@ -173,6 +182,9 @@ const VIOLENT_ACTS: &[&str] = &[
     "bomb",
     "blow up",
     "get rid of",
+    "punch",
+    "choke",
+    "revenge on",
 ];
 const PERSONS: &[&str] = &[
     "people",
@@ -207,6 +219,24 @@ const PERSONS: &[&str] = &[
     "my school",
     "a school",
     "my workplace",
+    // The people a grudge from work aims at.
+    "my old boss",
+    "my ex boss",
+    "my former boss",
+    "my old manager",
+    "my former manager",
+    "my supervisor",
+    "my team lead",
+    "my former employer",
+    "my old employer",
+    "my old coworkers",
+    "my former coworkers",
+    "the recruiter",
+    "the interviewer",
+    "the hiring manager",
+    "the people who fired me",
+    "everyone at work",
+    "everyone at my old job",
 ];
 
 /// Crime for gain: an illegal act and what it is done with. Goods that
@@ -559,6 +589,11 @@ mod tests {
         "photo shoot women's fashion stylist",
         "pest control technician kill bugs",
         "gas station attendant for young people",
+        "recruiter jobs that hit my targets",
+        "punch press operator",
+        "revenge travel agent jobs",
+        "jobs reporting to the hiring manager",
+        "bridge inspector jobs",
     ];
 
     #[test]
@@ -600,6 +635,14 @@ mod tests {
             ("kill all immigrants jobs", Category::Violent),
             ("jobs for killing immigrants", Category::Violent),
             ("how to hurt gay people", Category::Violent),
+            (
+                "i will get revenge on my former employer",
+                Category::Violent,
+            ),
+            ("how do i punch my supervisor", Category::Violent),
+            ("stab the recruiter who ghosted me", Category::Violent),
+            ("lost my job so i want to end it all", Category::SelfHarm),
+            ("how do i hang myself", Category::SelfHarm),
         ];
         for (query, category) in cases {
             assert_eq!(screen(query), Some(category), "{query}");
