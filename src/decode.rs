@@ -238,8 +238,13 @@ pub fn rewrite_pieces(query: &str, profile: &Profile) -> Vec<String> {
     }
     for value in profile.values() {
         add(value);
-        // "Naples, Florida, United States" may also be cited in part.
-        for part in value.split(',') {
+    }
+    // A place may also be cited in part ("Naples" of "Naples, Florida,
+    // United States"); other values are copied whole, so that a name with
+    // a comma ("Technology, Information and Internet") cannot be cut into
+    // pieces and stitched back wrong.
+    if let Some(location) = &profile.location {
+        for part in location.split(',') {
             add(part);
         }
     }
@@ -279,5 +284,12 @@ mod tests {
         let pieces = rewrite_pieces("jobs near me", &profile);
         assert!(pieces.contains(&"Naples, Florida, United States".to_string()));
         assert!(pieces.contains(&"Naples".to_string()));
+        let profile = Profile {
+            industry: Some("Technology, Information and Internet".into()),
+            ..profile
+        };
+        let pieces = rewrite_pieces("jobs in my industry", &profile);
+        assert!(pieces.contains(&"Technology, Information and Internet".to_string()));
+        assert!(!pieces.contains(&"Technology".to_string()));
     }
 }
