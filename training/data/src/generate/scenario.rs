@@ -1241,7 +1241,6 @@ impl<'p> Gen<'p> {
                     Seg::Value(Field::Title),
                     index.map_or(Seg::Glue("jobs"), Seg::Keep),
                 ];
-                let mut parts = vec![];
                 let follow = match rng.below(3) {
                     0 => Some(self.location_part(rng)),
                     1 => Some(self.company_part(rng)),
@@ -1258,7 +1257,7 @@ impl<'p> Gen<'p> {
                     }
                     _ => text,
                 };
-                parts.push(Part::marker(&text, segs));
+                let mut parts = vec![Part::marker(&text, segs)];
                 parts.extend(follow);
                 if rng.chance(0.2) {
                     parts.insert(
@@ -1333,6 +1332,14 @@ impl<'p> Gen<'p> {
                 }
                 (parts, "self_level", rng.weighted(&[0.7, 0.3]))
             }
+            7 => {
+                let mut parts = role_or_jobs(self, rng);
+                parts.push(Part::marker(
+                    *rng.pick(lists::STATE_PHRASES),
+                    vec![Seg::Keep(0), Seg::Value(Field::State)],
+                ));
+                (parts, "self_state", rng.weighted(&[0.7, 0.3]))
+            }
             9 => {
                 let (text, index) = jobs_phrase(*rng.pick(lists::SKILL_PHRASES), j);
                 let segs = vec![
@@ -1346,14 +1353,6 @@ impl<'p> Gen<'p> {
                     parts.push(self.location_part(rng));
                 }
                 (parts, "self_skills", rng.weighted(&[0.6, 0.4]))
-            }
-            7 => {
-                let mut parts = role_or_jobs(self, rng);
-                parts.push(Part::marker(
-                    *rng.pick(lists::STATE_PHRASES),
-                    vec![Seg::Keep(0), Seg::Value(Field::State)],
-                ));
-                (parts, "self_state", rng.weighted(&[0.7, 0.3]))
             }
             _ => {
                 let mut parts = role_or_jobs(self, rng);
