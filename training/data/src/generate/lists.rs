@@ -536,7 +536,6 @@ pub const TRICKY_TITLES: &[&str] = &[
     "cannabis budtender",
     "autopsy technician",
     "hunting guide",
-    "funeral director",
     "prison officer",
     "crisis negotiator",
     "ammunition technician",
