@@ -175,6 +175,36 @@ fn tagger_grammar(source: &str) -> String {
     )
 }
 
+/// Query words that ask for the region of the member's place.
+const REGION_WORDS: &[&str] = &[
+    "state",
+    "province",
+    "region",
+    "county",
+    "territory",
+    "prefecture",
+    "región",
+    "provincia",
+    "estado",
+    "comunidad",
+    "région",
+    "département",
+    "regione",
+    "bundesland",
+    "região",
+];
+/// Query words that ask for the country of the member's place.
+const COUNTRY_WORDS: &[&str] = &[
+    "country",
+    "nation",
+    "país",
+    "pais",
+    "pays",
+    "paese",
+    "land",
+    "heimatland",
+];
+
 /// Words a rewrite may use: the query's, the profile's values (whole, as
 /// the spec copies them word for word), and the glue of a search phrase.
 /// Pieces are joined by a space or a comma and a space.
@@ -212,6 +242,7 @@ pub fn rewrite_pieces(query: &str, profile: &Profile) -> Vec<String> {
         "industry",
         // The same glue in the languages the data covers.
         "en",
+        "em",
         "de",
         "à",
         "a",
@@ -239,13 +270,27 @@ pub fn rewrite_pieces(query: &str, profile: &Profile) -> Vec<String> {
     for value in profile.values() {
         add(value);
     }
-    // A place may also be cited in part ("Naples" of "Naples, Florida,
-    // United States"); other values are copied whole, so that a name with
-    // a comma ("Technology, Information and Internet") cannot be cut into
-    // pieces and stitched back wrong.
+    // Profile values are copied whole, so that a name with a comma
+    // ("Technology, Information and Internet") cannot be cut and stitched
+    // back wrong ("in city, Uttar Pradesh, India"). The one exception is
+    // a query that asks for the member's region or country ("in my
+    // state", "en mi país"): then that part of the place may stand alone.
     if let Some(location) = &profile.location {
-        for part in location.split(',') {
-            add(part);
+        let parts: Vec<&str> = location.split(',').map(str::trim).collect();
+        let asks = |words: &[&str]| {
+            query
+                .split(|c: char| !c.is_alphanumeric())
+                .any(|w| words.contains(&w.to_lowercase().as_str()))
+        };
+        if let [_, region, _] = parts.as_slice() {
+            if asks(REGION_WORDS) {
+                add(region);
+            }
+        }
+        if let [_, .., country] = parts.as_slice() {
+            if asks(COUNTRY_WORDS) {
+                add(country);
+            }
         }
     }
     for glue in GLUE {
@@ -283,7 +328,15 @@ mod tests {
         };
         let pieces = rewrite_pieces("jobs near me", &profile);
         assert!(pieces.contains(&"Naples, Florida, United States".to_string()));
-        assert!(pieces.contains(&"Naples".to_string()));
+        for part in ["Naples", "Florida", "United States"] {
+            assert!(!pieces.contains(&part.to_string()), "{part}");
+        }
+        let pieces = rewrite_pieces("nurse jobs in my state", &profile);
+        assert!(pieces.contains(&"Florida".to_string()));
+        assert!(!pieces.contains(&"United States".to_string()));
+        let pieces = rewrite_pieces("trabajos en mi país", &profile);
+        assert!(pieces.contains(&"United States".to_string()));
+        assert!(!pieces.contains(&"Florida".to_string()));
         let profile = Profile {
             industry: Some("Technology, Information and Internet".into()),
             ..profile

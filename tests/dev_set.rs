@@ -1,8 +1,9 @@
 //! The hand-labelled dev set: its labels follow the contract, and the parts
 //! of the core that need no model (the trust screen, the gazetteer, the
-//! scorer) are measured on it.
+//! scorer) are measured on it. The label-contract checks also cover the
+//! second tuning set, `dev2.jsonl`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use quarry::eval::{read_examples, Example, Scorer};
 use quarry::taxonomy::{PlaceHints, Taxonomy};
@@ -10,9 +11,41 @@ use quarry::text::normalize;
 use quarry::tools::{self, query_countries};
 use quarry::{trust, Intent, ToolName};
 
+/// Every hand-labelled tuning set, by file name.
+const TUNING_SETS: [(&str, &str); 2] = [
+    ("dev.jsonl", include_str!("data/dev.jsonl")),
+    ("dev2.jsonl", include_str!("data/dev2.jsonl")),
+];
+
+fn parse(name: &str, text: &str) -> Vec<Example> {
+    read_examples(text).unwrap_or_else(|e| panic!("{name} does not parse: {e}"))
+}
+
 fn dev_set() -> Vec<Example> {
-    let text = include_str!("data/dev.jsonl");
-    read_examples(text).expect("dev.jsonl parses")
+    let (name, text) = TUNING_SETS[0];
+    parse(name, text)
+}
+
+/// Each tuning set with its parsed examples.
+fn tuning_sets() -> impl Iterator<Item = (&'static str, Vec<Example>)> {
+    TUNING_SETS
+        .into_iter()
+        .map(|(name, text)| (name, parse(name, text)))
+}
+
+#[test]
+fn tuning_sets_parse_with_unique_ids() {
+    let mut ids = BTreeSet::new();
+    for (name, examples) in tuning_sets() {
+        assert!(!examples.is_empty(), "{name} is empty");
+        for example in &examples {
+            assert!(
+                ids.insert(example.id.clone()),
+                "{name}: duplicate id {}",
+                example.id
+            );
+        }
+    }
 }
 
 #[test]
@@ -43,7 +76,7 @@ fn dev_set_covers_every_intent_and_tool() {
 
 #[test]
 fn labels_follow_the_contract() {
-    for example in dev_set() {
+    for example in tuning_sets().flat_map(|(_, examples)| examples) {
         let expected = &example.expected;
         let id = &example.id;
         assert_eq!(
@@ -157,9 +190,15 @@ fn trust_screen_on_the_dev_set() {
 #[test]
 fn gazetteer_resolves_dev_set_places() {
     let taxonomy = Taxonomy::embedded();
+    for (name, examples) in tuning_sets() {
+        gazetteer_resolves_places(&taxonomy, name, examples);
+    }
+}
+
+fn gazetteer_resolves_places(taxonomy: &Taxonomy, name: &str, examples: Vec<Example>) {
     let mut right = 0;
     let mut misses = Vec::new();
-    for example in dev_set() {
+    for example in examples {
         let home = example
             .input
             .profile
@@ -204,10 +243,13 @@ fn gazetteer_resolves_dev_set_places() {
         }
     }
     let total = right + misses.len();
-    println!("resolved country {right}/{total}\n{}", misses.join("\n"));
+    println!(
+        "{name}: resolved country {right}/{total}\n{}",
+        misses.join("\n")
+    );
     assert!(
         right as f64 >= 0.95 * total as f64,
-        "{right}/{total}:\n{}",
+        "{name}: {right}/{total}:\n{}",
         misses.join("\n")
     );
 }

@@ -903,6 +903,17 @@ pub const COMPANY_PHRASES: &[&str] = &[
     "at the company where i work",
     "at the firm i work at",
     "inside my company",
+    "at my university",
+    "at my school",
+    "at my college",
+    "at my hospital",
+    "at my agency",
+    "at my bank",
+    "at my store",
+    "at my current firm",
+    "at my current job",
+    "at the place i work now",
+    "at my office",
 ];
 pub const FIELD_PHRASES: &[&str] = &[
     "in my field",
@@ -917,6 +928,10 @@ pub const FIELD_PHRASES: &[&str] = &[
     "related to my industry",
     "in the sector i work in",
     "in my line of business",
+    "within my industry",
+    "in the same industry as me",
+    "in my professional field",
+    "in the field i work in",
 ];
 /// Phrases that stand for the member's role: `{j}` is the jobs word.
 pub const ROLE_PHRASES: &[&str] = &[
@@ -925,14 +940,10 @@ pub const ROLE_PHRASES: &[&str] = &[
     "{j} similar to my current role",
     "{j} like my current one",
     "{j} like my current job",
-    "{j} for someone with my background",
-    "{j} that fit my experience",
-    "{j} matching my experience",
     "{j} in my line of work",
     "something like my current job",
     "something similar to what i do now",
     "more {j} like the one i have",
-    "{j} suited to my background",
     "{j} doing what i do now",
     "{j} like the one i have now",
     "{j} for people like me",
@@ -955,6 +966,48 @@ pub const ROLE_PHRASES: &[&str] = &[
     "{j} close to my current role",
     "{j} that match my current title",
     "{j} related to my current job",
+];
+/// Phrases that stand for the member's experience: the role, and the
+/// place too unless the query names where or with whom.
+pub const BACKGROUND_PHRASES: &[&str] = &[
+    "{j} for someone with my background",
+    "{j} that fit my experience",
+    "{j} matching my experience",
+    "{j} suited to my background",
+    "{j} that suit my background",
+    "{j} that suit my experience",
+    "{j} matching my background",
+    "{j} for someone with my experience",
+    "{j} for my experience",
+    "{j} that fit my background",
+    "{j} for a person with my experience",
+    "{j} relevant to my experience",
+    "{j} where my background fits",
+    "{j} for my background",
+];
+/// Words people put before a role phrase ("research jobs like mine"); the
+/// rewrite puts the member's title in their place.
+pub const ROLE_PREFIXES: &[&str] = &[
+    "research",
+    "hospital",
+    "tech",
+    "office",
+    "warehouse",
+    "finance",
+    "nursing",
+    "teaching",
+    "engineering",
+    "marketing",
+    "sales",
+    "retail",
+    "government",
+    "startup",
+    "lab",
+    "healthcare",
+    "it",
+    "restaurant",
+    "construction",
+    "banking",
 ];
 /// Phrases that stand for the member's skills (with the role before them).
 pub const SKILL_PHRASES: &[&str] = &[
@@ -988,15 +1041,12 @@ pub const PROFILE_PHRASES: &[&str] = &[
     "{j} i can apply for",
     "{j} that match my resume",
     "{j} that match my cv",
-    "{j} that suit my background",
     "any {j} for me",
     "{j} that match my qualifications",
     "{j} i'm a good match for",
     "{j} recommended for me",
     "{j} that fit me",
-    "{j} that suit my experience",
     "{j} matching my linkedin profile",
-    "{j} matching my background",
     "suggest {j} for me",
     "{j} i should apply to",
     "{j} that match my profile and location",
@@ -1014,23 +1064,54 @@ pub const LEVEL_PHRASES: &[&str] = &[
     "{j} for someone at my level",
 ];
 
-/// Self-reference without any role or place words to rewrite.
+/// Self-reference in other languages: the phrase gives way to the
+/// language's own "in" before the member's place, as people write it
+/// ("cerca de mí" → "en Madrid, Madrid, Spain").
 pub const SELF_WORDS_ES: &[(&str, usize, Option<&str>)] = &[
-    ("cerca de mí", 2, None),
-    ("cerca de mi casa", 2, None),
+    ("cerca de mí", 0, Some("en")),
+    ("cerca de mi casa", 0, Some("en")),
     ("en mi ciudad", 1, None),
+    ("en mi zona", 1, None),
+    ("cerca de donde vivo", 0, Some("en")),
+    ("por mi zona", 0, Some("en")),
+    ("cerca de mi", 0, Some("en")),
 ];
 pub const SELF_WORDS_DE: &[(&str, usize, Option<&str>)] = &[
     ("in meiner Nähe", 1, None),
     ("in meiner Stadt", 1, None),
-    ("in der Nähe von mir", 1, None),
+    ("in der Nähe von mir", 0, Some("in")),
+    ("in meiner Umgebung", 1, None),
+    ("nahe meinem Wohnort", 0, Some("in")),
+    ("in meiner nähe", 1, None),
 ];
-pub const SELF_WORDS_FR: &[(&str, usize, Option<&str>)] =
-    &[("près de chez moi", 2, None), ("dans ma ville", 1, None)];
+pub const SELF_WORDS_FR: &[(&str, usize, Option<&str>)] = &[
+    ("près de chez moi", 0, Some("à")),
+    ("dans ma ville", 0, Some("à")),
+    ("près de moi", 0, Some("à")),
+    ("dans mon coin", 0, Some("à")),
+    ("autour de moi", 0, Some("à")),
+];
 pub const SELF_WORDS_IT: &[(&str, usize, Option<&str>)] = &[
-    ("vicino a me", 2, None),
-    ("vicino a casa", 2, None),
+    ("vicino a me", 0, Some("a")),
+    ("vicino a casa", 0, Some("a")),
     ("nella mia città", 0, Some("a")),
+    ("nella mia zona", 0, Some("a")),
+    ("vicino casa", 0, Some("a")),
+];
+/// Hinglish: the third word is always "mein", kept after the place.
+pub const SELF_WORDS_HI: &[&str] = &[
+    "mere area mein",
+    "mere shehar mein",
+    "mere city mein",
+    "mere sheher mein",
+    "apne area mein",
+    "apne shehar mein",
+];
+pub const SELF_WORDS_PT: &[(&str, usize, Option<&str>)] = &[
+    ("perto de mim", 0, Some("em")),
+    ("na minha cidade", 0, Some("em")),
+    ("perto de casa", 0, Some("em")),
+    ("na minha região", 0, Some("em")),
 ];
 
 /// Non-job requests; `{l}` a place, `{t}` a role, `{c}` an employer,
@@ -1152,6 +1233,16 @@ pub const NON_JOB_PLAIN: &[&str] = &[
     "what can you do",
     "lol",
     "asdf",
+    "how to kill a process in windows",
+    "how to kill weeds in my lawn",
+    "kill all node processes command",
+    "how to kill fruit flies",
+    "how to shoot a good photo at night",
+    "how to execute a python script",
+    "best way to cut a mango",
+    "how to beat the heat in summer",
+    "how to terminate a contract with my landlord",
+    "how to destroy old hard drives safely",
 ];
 pub const NON_JOB_PLACE: &[&str] = &[
     "weather in {l} tomorrow",
@@ -1327,6 +1418,14 @@ pub const VIOLENT: &[&str] = &[
     "i hope someone shoots up my office",
     "should i bring a gun to work tomorrow",
     "how to hurt my former employer",
+    "ich will meinen chef schlagen",
+    "voy a golpear a mi ex jefe",
+    "je vais frapper mon ancien patron",
+    "where does my old manager live, i want to make him pay",
+    "address of the recruiter who rejected me so i can pay him a visit",
+    "ich will mich an meiner alten firma rächen",
+    "how to get back at my old boss physically",
+    "voglio picchiare il mio capo",
 ];
 pub const DISCRIMINATORY: &[&str] = &[
     "jobs with no black coworkers",
@@ -1353,6 +1452,16 @@ pub const DISCRIMINATORY: &[&str] = &[
     "{t} jobs in {l} where no trans people work",
     "only christians hiring {t}",
     "companies that fire pregnant women",
+    "need a {t} under 30 and good looking, no old women",
+    "hiring {t}, young pretty girls only",
+    "{t} wanted, no one over 45 please",
+    "busco {t} pero sin negros",
+    "empleo sin gitanos en el equipo",
+    "Stelle als {t}, keine Türken",
+    "cherche {t}, pas de musulmans",
+    "looking for a {t}, must be white",
+    "{t} job, native born only, no immigrants",
+    "only hire men for {t}, women are too emotional",
 ];
 pub const SELF_HARM: &[&str] = &[
     "i want to kill myself",
@@ -1379,6 +1488,16 @@ pub const SELF_HARM: &[&str] = &[
     "why should i keep living after getting fired",
     "what's the best bridge to jump from in {l}",
     "how do i end it all",
+    "is there any reason to keep going after being fired",
+    "is life worth it after losing everything",
+    "quiero quitarme la vida, no encuentro trabajo",
+    "ya no quiero vivir sin trabajo",
+    "ich will nicht mehr leben, keiner stellt mich ein",
+    "je veux en finir, pas de boulot",
+    "non ho lavoro e voglio farla finita",
+    "quero me matar, estou desempregado",
+    "what's the point of living without a job",
+    "does anyone else feel like ending it after layoffs",
 ];
 pub const ILLEGAL: &[&str] = &[
     "sell drugs for cash",
@@ -1424,6 +1543,14 @@ pub const ILLEGAL: &[&str] = &[
     "we pay cash to sell counterfeit handbags",
     "need someone to forge {t} licenses",
     "pay me to take someone's exam and fake their identity",
+    "repackaging parcels at home for overseas buyers, no id needed, paid same day",
+    "conductores para cruzar gente por la frontera",
+    "trabajo vendiendo droga en {l}",
+    "Kuriere gesucht für Pakete ohne Fragen, bar auf die Hand",
+    "cherche passeurs pour la frontière, payé cash",
+    "vendo documentos falsos para trabajar",
+    "account holders needed to receive and forward transfers, keep 10%",
+    "need drivers for night runs across the border, no papers checked",
 ];
 
 /// Non-English titles by language.
@@ -2317,6 +2444,16 @@ pub const ILLEGAL_ACTS: &[&str] = &[
     "copy credit card numbers at the register",
     "skim atm cards",
     "sell counterfeit vapes",
+    "drive migrants over the border at night",
+    "reship packages abroad with no id checks",
+    "carry packages through customs, no questions asked",
+    "receive parcels bought with stolen cards",
+    "sell other people's bank logins",
+    "rent out my bank account",
+    "cash fake checks",
+    "run cash to the cartel",
+    "work off the books with a fake visa",
+    "sell fake work permits",
 ];
 pub const ILLEGAL_FRAMES: &[&str] = &[
     "jobs where i {x}",

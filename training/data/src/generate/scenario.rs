@@ -1144,6 +1144,29 @@ impl<'p> Gen<'p> {
 
     /// A self-reference query's parts (markers included).
     fn self_reference(&self, rng: &mut Rng, lang: &str) -> (Vec<Part>, &'static str) {
+        if lang == "hi" {
+            // "mere area mein maths teacher ki vacancy": the place takes the
+            // phrase's place and keeps its "mein".
+            let title = self.plain_title(rng).to_lowercase();
+            let template = *rng.pick(&[
+                "{t} ki vacancy",
+                "{t} ki naukri chahiye",
+                "{t} job chahiye",
+                "{t} ki job",
+                "{t} ki naukri",
+            ]);
+            let role = fill(template, |_| {
+                title_part(&title).unwrap_or_else(|| Part::plain(&title))
+            });
+            let phrase = *rng.pick(lists::SELF_WORDS_HI);
+            let marker = Part::marker(phrase, vec![Seg::Value(Field::Location), Seg::Keep(2)]);
+            let parts = if rng.chance(0.5) {
+                vec![marker, role]
+            } else {
+                vec![role, marker]
+            };
+            return (parts, "self_near_me");
+        }
         if lang != "en" {
             let p = self.pools;
             let (titles, phrases, template): (&[&str], SelfPhrases, &str) = match lang {
@@ -1171,6 +1194,16 @@ impl<'p> Gen<'p> {
                     self.side(&p.titles_fr),
                     lists::SELF_WORDS_FR,
                     *rng.pick(&["offres de {t}", "emploi {t}", "{t}", "offres d'emploi {t}"]),
+                ),
+                "pt" => (
+                    self.side(&p.titles_pt),
+                    lists::SELF_WORDS_PT,
+                    *rng.pick(&[
+                        "vagas de {t}",
+                        "emprego de {t}",
+                        "vagas para {t}",
+                        "trabalho de {t}",
+                    ]),
                 ),
                 _ => (
                     self.side(&p.titles_it),
@@ -1236,8 +1269,20 @@ impl<'p> Gen<'p> {
                 )
             }
             2 => {
-                let (text, index) = jobs_phrase(*rng.pick(lists::ROLE_PHRASES), j);
-                let segs = vec![
+                let background = rng.chance(0.3);
+                let phrases = if background {
+                    lists::BACKGROUND_PHRASES
+                } else {
+                    lists::ROLE_PHRASES
+                };
+                let (mut text, mut index) = jobs_phrase(*rng.pick(phrases), j);
+                // "research jobs like mine": the member's title replaces the
+                // loose word before the jobs word too.
+                if index == Some(0) && rng.chance(0.2) {
+                    text = format!("{} {text}", rng.pick(lists::ROLE_PREFIXES));
+                    index = Some(1);
+                }
+                let mut segs = vec![
                     Seg::Value(Field::Title),
                     index.map_or(Seg::Glue("jobs"), Seg::Keep),
                 ];
@@ -1257,6 +1302,9 @@ impl<'p> Gen<'p> {
                     }
                     _ => text,
                 };
+                if background && follow.is_none() {
+                    segs.extend([Seg::Glue("in"), Seg::Value(Field::Location)]);
+                }
                 let mut parts = vec![Part::marker(&text, segs)];
                 parts.extend(follow);
                 if rng.chance(0.2) {
@@ -1282,9 +1330,15 @@ impl<'p> Gen<'p> {
                 let phrase = *rng.pick(lists::FIELD_PHRASES);
                 if rng.chance(0.5) {
                     let mut parts = role_or_jobs(self, rng);
+                    // "related to my field" → "in Retail": only "in" is kept.
+                    let lead = if phrase.starts_with("in ") {
+                        Seg::Keep(0)
+                    } else {
+                        Seg::Glue("in")
+                    };
                     parts.push(Part::marker(
                         phrase,
-                        vec![Seg::Keep(0), Seg::Value(Field::Industry)],
+                        vec![lead, Seg::Value(Field::Industry)],
                     ));
                     (parts, "self_field", rng.weighted(&[0.6, 0.4]))
                 } else {
@@ -1550,7 +1604,7 @@ impl<'p> Gen<'p> {
             }
             Intent::SelfReference => {
                 lang = if rng.chance(0.08) {
-                    *rng.pick(&["es", "de", "fr", "it"])
+                    *rng.pick(&["es", "de", "fr", "it", "pt", "hi"])
                 } else {
                     "en"
                 };
