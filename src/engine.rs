@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use candle_core::{Device, Tensor};
+use llguidance::toktrie::TokTrie;
 
 use crate::decode::{Decoder, MAX_REWRITE_CHARS};
 use crate::error::{QuarryError, Result};
@@ -198,7 +199,7 @@ impl Engine {
             if seq.finished || seq.logits.is_empty() {
                 continue;
             }
-            if let Some(tokens) = decide(seq, end_of_turn) {
+            if let Some(tokens) = decide(seq, end_of_turn, self.decoder.trie()) {
                 *text = self.decoder.trie().decode(&tokens);
                 seq.pending = tokens;
             }
@@ -238,15 +239,17 @@ impl Engine {
 /// Chooses a sequence's next tokens from its grammar and logits, or
 /// finishes it. A decoder failure finishes the sequence rather than the
 /// request: the parser then reports the unfinished piece.
-fn decide(seq: &mut Sequence, end_of_turn: u32) -> Option<Vec<u32>> {
+fn decide(seq: &mut Sequence, end_of_turn: u32, trie: &TokTrie) -> Option<Vec<u32>> {
     if seq.stats.generated_tokens >= seq.limit || seq.matcher.is_stopped() {
         seq.finished = true;
         return None;
     }
     let forced = seq.matcher.compute_ff_tokens();
     let (tokens, free) = if forced.is_empty() {
-        let mask = seq.matcher.compute_mask().ok();
-        let chosen = mask.and_then(|mask| best_allowed(&seq.logits, |t| mask.is_allowed(t)));
+        let chosen = likely_allowed(seq, end_of_turn, trie).or_else(|| {
+            let mask = seq.matcher.compute_mask().ok()?;
+            best_allowed(&seq.logits, |t| mask.is_allowed(t))
+        });
         match chosen {
             Some((token, logprob)) if token != end_of_turn => {
                 seq.stats.free_logprob += logprob;
@@ -290,6 +293,36 @@ impl Generator for Engine {
         }
         Ok(seq.stats())
     }
+}
+
+/// How many of the model's top tokens [`likely_allowed`] tries before the
+/// whole mask is computed.
+const TOP_CANDIDATES: usize = 4;
+
+/// The grammar's choice without its whole mask: the model's top tokens, in
+/// order, checked one at a time. The first one the grammar accepts is the
+/// allowed token with the highest logit, the same answer the mask gives,
+/// at the cost of a few token checks instead of a walk over the vocabulary
+/// (usually the model already wants what the grammar allows).
+fn likely_allowed(seq: &mut Sequence, end_of_turn: u32, trie: &TokTrie) -> Option<(u32, f64)> {
+    let mut top: Vec<(u32, f32)> = Vec::with_capacity(TOP_CANDIDATES + 1);
+    for (token, &logit) in seq.logits.iter().enumerate() {
+        // A padding id has no bytes: a check would pass it, the mask never.
+        let empty = trie.token(token as u32).is_empty();
+        if !empty && (top.len() < TOP_CANDIDATES || logit > top[top.len() - 1].1) {
+            let at = top.partition_point(|&(_, l)| l >= logit);
+            top.insert(at, (token as u32, logit));
+            top.truncate(TOP_CANDIDATES);
+        }
+    }
+    let token = top.into_iter().map(|(t, _)| t).find(|&t| {
+        if t == end_of_turn {
+            seq.matcher.is_accepting().unwrap_or(false)
+        } else {
+            seq.matcher.validate_tokens(&[t]).is_ok_and(|n| n == 1)
+        }
+    })?;
+    best_allowed(&seq.logits, |t| t == token)
 }
 
 /// The allowed token with the highest logit, and its log-probability under

@@ -16,6 +16,7 @@ pub mod generator;
 pub mod gguf;
 pub mod lexicon;
 pub mod model;
+pub mod planner;
 pub mod prompt;
 pub mod rewriter;
 pub mod router;

@@ -1,5 +1,5 @@
-//! Routing: trust screen → planner → rewriter (self-reference) → tagger →
-//! suggester, over any [`Generator`].
+//! Routing: trust screen → planner (the model, then [`planner::settle`]) →
+//! rewriter (self-reference) → tagger → suggester, over any [`Generator`].
 //!
 //! Every stage's text goes through one [`StreamParser`], so the order of the
 //! pieces is enforced in one place, and every event reaches the caller the
@@ -15,7 +15,7 @@ use crate::prompt::{self, Prompt, Style};
 use crate::stream::StreamParser;
 use crate::taxonomy::{Industry, Taxonomy};
 use crate::tools::{self, ToolContext};
-use crate::{rewriter, suggest, trust};
+use crate::{planner, rewriter, suggest, trust};
 
 /// Routes queries through the model's parts.
 #[derive(Debug, Clone, Copy)]
@@ -110,6 +110,7 @@ impl<'r, 't, 's> Run<'r, 't, 's> {
             Constraint::Intent,
             |run, event| match event {
                 Event::Intent(found) => {
+                    let found = planner::settle(found, query);
                     intent = Some(found);
                     run.emit(&Event::Intent(found));
                     Ok(())
@@ -174,6 +175,9 @@ impl<'r, 't, 's> Run<'r, 't, 's> {
             constraint,
             |run, event| match event {
                 Event::Tool(call) => {
+                    if tools::mistakes_title_for_place(&call, &context) {
+                        return Ok(());
+                    }
                     let executed = tools::execute(&call, &context)?;
                     // Different spans can mean one filter ("not many
                     // applicants", "low competition"): one call per value.

@@ -6,13 +6,13 @@
 //! embedded in the binary, so every target resolves and annotates places,
 //! titles and employers identically with no I/O.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rustc_hash::FxHashMap;
 use std::sync::OnceLock;
 
 use crate::error::{QuarryError, Result};
-use crate::text::key;
+use crate::text::{key, words};
 
 /// The taxonomy files' text, by name. [`Taxonomy::parse`] takes these so
 /// that a caller can also supply files of its own (tests, a newer release).
@@ -489,6 +489,8 @@ impl Industries {
 pub struct Lexicon {
     names: Vec<String>,
     by_key: HashMap<String, usize>,
+    /// Every word of every name, built on first use (start-up stays lean).
+    words: OnceLock<HashSet<String>>,
 }
 
 impl Lexicon {
@@ -510,7 +512,11 @@ impl Lexicon {
             });
         }
         let by_key = names.iter().enumerate().map(|(i, n)| (key(n), i)).collect();
-        Ok(Lexicon { names, by_key })
+        Ok(Lexicon {
+            names,
+            by_key,
+            words: OnceLock::new(),
+        })
     }
 
     pub fn names(&self) -> &[String] {
@@ -523,6 +529,13 @@ impl Lexicon {
 
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
+    }
+
+    /// Is `word` (one word, any case) part of some known name?
+    pub fn has_word(&self, word: &str) -> bool {
+        self.words
+            .get_or_init(|| self.names.iter().flat_map(|n| words(n)).collect())
+            .contains(&word.to_lowercase())
     }
 
     /// The canonical spelling of `text`, if it is a known name.

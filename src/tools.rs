@@ -96,6 +96,28 @@ impl<'a> ToolContext<'a> {
 
 /// Executes one tagger call into the contract's call. An argument that does
 /// not fit the tool is an error naming it.
+/// Is this a place call that is really a word of the job title ("welder"
+/// in "pipe welder lyon", "apprentice" in "farrier apprentice")? One word
+/// that no place in the gazetteer answers to but that job titles use: the
+/// router drops such a call. A place the gazetteer does not know under
+/// other words (a small town, a typo) is still a place.
+pub fn mistakes_title_for_place(call: &ToolCall, ctx: &ToolContext<'_>) -> bool {
+    if call.name != ToolName::Location {
+        return false;
+    }
+    let Some(text) = call.text("location") else {
+        return false;
+    };
+    let words = crate::text::words(text);
+    let [word] = words.as_slice() else {
+        return false;
+    };
+    if !ctx.taxonomy.titles.has_word(word) {
+        return false;
+    }
+    ctx.taxonomy.gazetteer.lookup(text).next().is_none()
+}
+
 pub fn execute(call: &ToolCall, ctx: &ToolContext<'_>) -> Result<ToolCall, String> {
     let name = call.name;
     let args = &call.arguments;
@@ -478,5 +500,29 @@ mod tests {
         assert!(query_countries("nurse jobs").is_empty());
         // "c$" counts only at a word's start: "abc$" is dollars, not CAD.
         assert_eq!(currency_in("abc$ nurse"), Some("USD"));
+    }
+
+    #[test]
+    fn a_title_word_is_not_a_place_unless_the_gazetteer_knows_it() {
+        let taxonomy = Taxonomy::embedded();
+        let source = "pipe welder reading";
+        let ctx = ToolContext::new(taxonomy, None, source, 0);
+        let place = |text: &str| ToolCall {
+            name: ToolName::Location,
+            arguments: serde_json::from_value(json!({ "location": text })).unwrap(),
+        };
+        assert!(mistakes_title_for_place(&place("welder"), &ctx));
+        assert!(mistakes_title_for_place(&place("Apprentice"), &ctx));
+        // Reading is a town, Lyon no title's word, and a town the
+        // gazetteer lacks under other words stays a place.
+        assert!(!mistakes_title_for_place(&place("reading"), &ctx));
+        assert!(!mistakes_title_for_place(&place("lyon"), &ctx));
+        assert!(!mistakes_title_for_place(&place("Smallville"), &ctx));
+        assert!(!mistakes_title_for_place(&place("pipe welder"), &ctx));
+        let title = ToolCall {
+            name: ToolName::Title,
+            arguments: serde_json::from_value(json!({ "title": "welder" })).unwrap(),
+        };
+        assert!(!mistakes_title_for_place(&title, &ctx));
     }
 }

@@ -70,6 +70,27 @@ const SELF_HARM: &[&str] = &[
     "drown myself",
     "end it all",
     "better off dead",
+    "wish i was dead",
+    "wish i were dead",
+    "no reason to live",
+    "dont want to be alive",
+    // The same in the languages Quarry reads.
+    "suicidarme",
+    "quitarme la vida",
+    "me quiero morir",
+    "quiero morirme",
+    "mich umbringen",
+    "will nicht mehr leben",
+    "me suicider",
+    "envie de mourir",
+    "en finir avec la vie",
+    "uccidermi",
+    "togliermi la vita",
+    "voglio morire",
+    "me matar",
+    "quero morrer",
+    "tirar minha vida",
+    "khudkushi",
 ];
 
 const VIOLENT: &[&str] = &[
@@ -106,6 +127,16 @@ const VIOLENT: &[&str] = &[
     "school shooting",
     "stab someone",
     "rape",
+    // A former boss as the target, in the languages Quarry reads.
+    "matar a mi jefe",
+    "golpear a mi jefe",
+    "verprügeln",
+    "chef umbringen",
+    "tuer mon patron",
+    "frapper mon patron",
+    "uccidere il mio capo",
+    "picchiare il mio capo",
+    "matar meu chefe",
 ];
 
 const ILLEGAL: &[&str] = &[
@@ -594,6 +625,11 @@ mod tests {
         "revenge travel agent jobs",
         "jobs reporting to the hiring manager",
         "bridge inspector jobs",
+        "matador jobs in spain",
+        "chef de cuisine à paris",
+        "suicide prevention hotline jobs",
+        "jefe de cocina en madrid",
+        "capo cantiere milano",
     ];
 
     #[test]
@@ -643,6 +679,12 @@ mod tests {
             ("stab the recruiter who ghosted me", Category::Violent),
             ("lost my job so i want to end it all", Category::SelfHarm),
             ("how do i hang myself", Category::SelfHarm),
+            ("sin trabajo y quiero quitarme la vida", Category::SelfHarm),
+            ("ich will mich umbringen", Category::SelfHarm),
+            ("je veux en finir avec la vie", Category::SelfHarm),
+            ("some days i wish i was dead", Category::SelfHarm),
+            ("ich will meinen Ex-Chef verprügeln", Category::Violent),
+            ("voy a matar a mi jefe", Category::Violent),
         ];
         for (query, category) in cases {
             assert_eq!(screen(query), Some(category), "{query}");

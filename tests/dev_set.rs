@@ -191,7 +191,7 @@ fn trust_screen_on_the_dev_set() {
 fn gazetteer_resolves_dev_set_places() {
     let taxonomy = Taxonomy::embedded();
     for (name, examples) in tuning_sets() {
-        gazetteer_resolves_places(&taxonomy, name, examples);
+        gazetteer_resolves_places(taxonomy, name, examples);
     }
 }
 

@@ -27,7 +27,7 @@ pub static MODEL_GGUF: &[u8] = include_bytes!("../../../models/quarry-q8_0.gguf"
 /// `tests/data/dev.jsonl` by `scripts/edge/threshold.py` with the origin
 /// model answering what is escalated: the lowest threshold that reaches 90%
 /// of the best accuracy of edge + escalation (`scripts/edge/threshold.md`).
-pub const DEFAULT_THRESHOLD: f64 = 0.50;
+pub const DEFAULT_THRESHOLD: f64 = 0.90;
 
 /// Longest query, in the edge model's tokens, that it answers itself. The
 /// default model's training queries are at most 97 tokens (p99.9: 54);
