@@ -122,6 +122,7 @@ impl<'r, 't, 's> Run<'r, 't, 's> {
             return Ok(output);
         };
         output.intent = intent;
+        self.parser.correct_intent(intent);
         if intent == Intent::TrustViolation {
             return Ok(Output::denied(
                 query,

@@ -124,6 +124,15 @@ impl StreamParser {
         self.intent
     }
 
+    /// Replaces the final intent that later pieces are checked against:
+    /// the planner's rule ([`crate::planner::settle`]) may correct the
+    /// model's, and a rewrite must then be accepted.
+    pub fn correct_intent(&mut self, intent: Intent) {
+        if self.intent.is_some() {
+            self.intent = Some(intent);
+        }
+    }
+
     fn fail(&mut self, events: &mut Vec<Event>, message: String) {
         self.failed = true;
         self.line.clear();

@@ -193,6 +193,71 @@ fn self_reference_rewrites_from_the_profile_and_tags_the_rewrite() {
 }
 
 #[test]
+fn a_query_naming_the_member_is_self_reference_whatever_the_planner_said() {
+    let profile = Profile {
+        location: Some("Porto, Porto, Portugal".into()),
+        ..Profile::default()
+    };
+    let input = Input {
+        query: "vagas de enfermeira perto de mim".into(),
+        profile: Some(profile),
+    };
+    let rewrite = "vagas de enfermeira em Porto, Porto, Portugal";
+    let (result, events, generator) = run(
+        input,
+        &[
+            (Task::Planner, wire::intent(Intent::CriteriaSearch)),
+            (Task::Rewriter, wire::rewrite(rewrite)),
+            (
+                Task::Tagger,
+                tool(
+                    ToolName::Location,
+                    json!({"location": "Porto, Porto, Portugal"}),
+                ),
+            ),
+        ],
+    );
+    let output = result.unwrap().output;
+    assert_eq!(
+        generator.calls,
+        vec![Task::Planner, Task::Rewriter, Task::Tagger]
+    );
+    assert_eq!(events[0], Event::Intent(Intent::SelfReference));
+    assert_eq!(kinds(&events), ["intent", "rewrite", "tool", "done"]);
+    assert_eq!(output.intent, Intent::SelfReference);
+    assert_eq!(output.rewritten_query.as_deref(), Some(rewrite));
+}
+
+#[test]
+fn a_title_word_is_dropped_as_a_place() {
+    let input = Input {
+        query: "pipe welder lyon".into(),
+        profile: None,
+    };
+    let tagger = [
+        tool(ToolName::Title, json!({"title": "pipe"})),
+        tool(ToolName::Location, json!({"location": "welder"})),
+        tool(ToolName::Location, json!({"location": "lyon"})),
+    ]
+    .concat();
+    let (result, _, _) = run(
+        input,
+        &[
+            (Task::Planner, wire::intent(Intent::CriteriaSearch)),
+            (Task::Tagger, tagger),
+        ],
+    );
+    let places: Vec<_> = result
+        .unwrap()
+        .output
+        .tools
+        .iter()
+        .filter_map(|call| call.text("location").map(str::to_string))
+        .collect();
+    assert_eq!(places, ["lyon"]);
+}
+
+#[test]
 fn self_reference_without_a_profile_keeps_the_query() {
     let (result, events, generator) = run(
         Input::query("pm jobs near me"),
