@@ -196,11 +196,20 @@ mod tests {
             "chef jobs in Naples, Florida, United States",
             &pieces
         ));
-        assert!(from_pieces("Sous Chef jobs in Naples", &pieces));
+        assert!(from_pieces(
+            "Sous Chef jobs in Naples, Florida, United States",
+            &pieces
+        ));
+        // The place is cited whole: its parts alone only when the query
+        // asks for the region or the country.
+        assert!(!from_pieces("Sous Chef jobs in Naples", &pieces));
+        assert!(!from_pieces("chef jobs in Florida", &pieces));
+        let pieces = rewrite_pieces("chef jobs in my state, remote", &profile);
+        assert!(from_pieces("chef jobs in Florida", &pieces));
         // The grammar joins pieces with ", " too, as lists and places do.
-        assert!(from_pieces("chef jobs in Naples, Florida", &pieces));
-        assert!(!from_pieces("chef jobs in Naples,Florida", &pieces));
-        assert!(!from_pieces("chef jobs in Naples , Florida", &pieces));
+        assert!(from_pieces("chef jobs in Florida, remote", &pieces));
+        assert!(!from_pieces("chef jobs in Florida,remote", &pieces));
+        assert!(!from_pieces("chef jobs in Florida , remote", &pieces));
         assert!(!from_pieces("chef  jobs", &pieces));
         assert!(!from_pieces("cook jobs", &pieces));
     }
