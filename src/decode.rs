@@ -277,11 +277,8 @@ pub fn rewrite_pieces(query: &str, profile: &Profile) -> Vec<String> {
     // state", "en mi país"): then that part of the place may stand alone.
     if let Some(location) = &profile.location {
         let parts: Vec<&str> = location.split(',').map(str::trim).collect();
-        let asks = |words: &[&str]| {
-            query
-                .split(|c: char| !c.is_alphanumeric())
-                .any(|w| words.contains(&w.to_lowercase().as_str()))
-        };
+        let query_words = crate::text::words(query);
+        let asks = |words: &[&str]| query_words.iter().any(|w| words.contains(&w.as_str()));
         if let [_, region, _] = parts.as_slice() {
             if asks(REGION_WORDS) {
                 add(region);

@@ -307,9 +307,9 @@ const TOP_CANDIDATES: usize = 4;
 fn likely_allowed(seq: &mut Sequence, end_of_turn: u32, trie: &TokTrie) -> Option<(u32, f64)> {
     let mut top: Vec<(u32, f32)> = Vec::with_capacity(TOP_CANDIDATES + 1);
     for (token, &logit) in seq.logits.iter().enumerate() {
+        let candidate = top.len() < TOP_CANDIDATES || logit > top[top.len() - 1].1;
         // A padding id has no bytes: a check would pass it, the mask never.
-        let empty = trie.token(token as u32).is_empty();
-        if !empty && (top.len() < TOP_CANDIDATES || logit > top[top.len() - 1].1) {
+        if candidate && !trie.token(token as u32).is_empty() {
             let at = top.partition_point(|&(_, l)| l >= logit);
             top.insert(at, (token as u32, logit));
             top.truncate(TOP_CANDIDATES);

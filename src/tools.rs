@@ -94,8 +94,6 @@ impl<'a> ToolContext<'a> {
     }
 }
 
-/// Executes one tagger call into the contract's call. An argument that does
-/// not fit the tool is an error naming it.
 /// Is this a place call that is really a word of the job title ("welder"
 /// in "pipe welder lyon", "apprentice" in "farrier apprentice")? One word
 /// that no place in the gazetteer answers to but that job titles use: the
@@ -118,6 +116,8 @@ pub fn mistakes_title_for_place(call: &ToolCall, ctx: &ToolContext<'_>) -> bool 
     ctx.taxonomy.gazetteer.lookup(text).next().is_none()
 }
 
+/// Executes one tagger call into the contract's call. An argument that does
+/// not fit the tool is an error naming it.
 pub fn execute(call: &ToolCall, ctx: &ToolContext<'_>) -> Result<ToolCall, String> {
     let name = call.name;
     let args = &call.arguments;
@@ -507,10 +507,7 @@ mod tests {
         let taxonomy = Taxonomy::embedded();
         let source = "pipe welder reading";
         let ctx = ToolContext::new(taxonomy, None, source, 0);
-        let place = |text: &str| ToolCall {
-            name: ToolName::Location,
-            arguments: serde_json::from_value(json!({ "location": text })).unwrap(),
-        };
+        let place = |text: &str| ToolCall::new(ToolName::Location, json!({ "location": text }));
         assert!(mistakes_title_for_place(&place("welder"), &ctx));
         assert!(mistakes_title_for_place(&place("Apprentice"), &ctx));
         // Reading is a town, Lyon no title's word, and a town the
@@ -519,10 +516,7 @@ mod tests {
         assert!(!mistakes_title_for_place(&place("lyon"), &ctx));
         assert!(!mistakes_title_for_place(&place("Smallville"), &ctx));
         assert!(!mistakes_title_for_place(&place("pipe welder"), &ctx));
-        let title = ToolCall {
-            name: ToolName::Title,
-            arguments: serde_json::from_value(json!({ "title": "welder" })).unwrap(),
-        };
+        let title = ToolCall::new(ToolName::Title, json!({ "title": "welder" }));
         assert!(!mistakes_title_for_place(&title, &ctx));
     }
 }

@@ -97,6 +97,11 @@ fn inherent_level(words: &[String]) -> Option<&'static str> {
     None
 }
 
+/// [`title_part`], or the text as it is when it holds no title words.
+pub fn title_or_plain(title: &str) -> Part {
+    title_part(title).unwrap_or_else(|| Part::plain(title))
+}
+
 /// A role as a part: the title span without seniority words, and the
 /// seniority calls the spec asks for, in the order the words appear.
 pub fn title_part(title: &str) -> Option<Part> {
@@ -650,7 +655,7 @@ impl<'p> Gen<'p> {
                 _ => title,
             }
         };
-        title_part(&text).unwrap_or_else(|| Part::plain(&text))
+        title_or_plain(&text)
     }
 
     // ----- criteria_search ------------------------------------------------
@@ -743,9 +748,7 @@ impl<'p> Gen<'p> {
             5 => {
                 let t = *rng.pick(lists::AS_A_TEMPLATES);
                 let title = self.plain_title(rng);
-                let part = fill(t, |_| {
-                    title_part(&title).unwrap_or_else(|| Part::plain(&title))
-                });
+                let part = fill(t, |_| title_or_plain(&title));
                 (vec![part], rng.range(0, 2), vec![], "as_a")
             }
             6 => {
@@ -770,7 +773,7 @@ impl<'p> Gen<'p> {
                     let title = self.plain_title(rng).to_lowercase();
                     let group = *rng.pick(lists::INCLUSIVE_GROUPS);
                     let part = fill(*rng.pick(lists::INCLUDING_FRAMES), |c| match c {
-                        't' => title_part(&title).unwrap_or_else(|| Part::plain(&title)),
+                        't' => title_or_plain(&title),
                         _ => Part::plain(group),
                     });
                     (vec![part], 0, vec![], "inclusive")
@@ -1002,7 +1005,7 @@ impl<'p> Gen<'p> {
                 .tag(ToolName::Seniority, "level", "internship")
                 .tag(ToolName::EmploymentType, "type", "internship");
             let filled = fill(rest.trim_start(), |c| match c {
-                't' => title_part(&title).unwrap_or_else(|| Part::plain(&title)),
+                't' => title_or_plain(&title),
                 _ => Part::new().span(ToolName::Location, "location", &city),
             });
             part = part.join(&filled);
@@ -1021,7 +1024,7 @@ impl<'p> Gen<'p> {
                 false => format!("{} {title}", rng.pick(&levels)),
             };
             part = fill(template, |c| match c {
-                't' => title_part(&with_level).unwrap_or_else(|| Part::plain(&with_level)),
+                't' => title_or_plain(&with_level),
                 _ => Part::new().span(ToolName::Location, "location", &city),
             });
         }
@@ -1155,9 +1158,7 @@ impl<'p> Gen<'p> {
                 "{t} ki job",
                 "{t} ki naukri",
             ]);
-            let role = fill(template, |_| {
-                title_part(&title).unwrap_or_else(|| Part::plain(&title))
-            });
+            let role = fill(template, |_| title_or_plain(&title));
             let phrase = *rng.pick(lists::SELF_WORDS_HI);
             let marker = Part::marker(phrase, vec![Seg::Value(Field::Location), Seg::Keep(2)]);
             let parts = if rng.chance(0.5) {
@@ -1217,9 +1218,7 @@ impl<'p> Gen<'p> {
                 ),
             };
             let title = rng.pick(titles).to_string();
-            let role = fill(template, |_| {
-                title_part(&title).unwrap_or_else(|| Part::plain(&title))
-            });
+            let role = fill(template, |_| title_or_plain(&title));
             let (text, keep, glue) = *rng.pick(phrases);
             let mut segs: Vec<Seg> = (0..keep).map(Seg::Keep).collect();
             if let Some(g) = glue {
@@ -1880,7 +1879,7 @@ fn resolve(marker: &Part, segs: &[Seg], profile: &Profile) -> Part {
             Seg::Value(field) => {
                 if let Some(value) = &values[i] {
                     let part = match field {
-                        Field::Title => title_part(value).unwrap_or_else(|| Part::plain(value)),
+                        Field::Title => title_or_plain(value),
                         // Skills are not a tool's argument: the rewrite names them,
                         // the tagger leaves them.
                         Field::Skills => Part::plain(value),

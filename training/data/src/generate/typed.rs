@@ -11,7 +11,7 @@ use quarry::ToolName;
 
 use super::lists;
 use super::part::Part;
-use super::scenario::{append_raw, draw_slots, fill, title_part, typo, Gen, Slot};
+use super::scenario::{append_raw, draw_slots, fill, title_or_plain, typo, Gen, Slot};
 use crate::rng::Rng;
 
 /// Families of [`Gen::typed`], with their share among its draws.
@@ -390,7 +390,7 @@ impl Gen<'_> {
             3 => format!("{base} {}", rng.pick(&["intern", "internship"])),
             _ => base,
         };
-        let mut parts = vec![title_part(&text).unwrap_or_else(|| Part::plain(&text))];
+        let mut parts = vec![title_or_plain(&text)];
         if rng.chance(0.4) {
             parts.push(Self::jobs_word(rng));
         }
@@ -408,7 +408,7 @@ impl Gen<'_> {
         if rng.chance(0.6) {
             title = typo(rng, &title);
         }
-        let mut part = title_part(&title).unwrap_or_else(|| Part::plain(&title));
+        let mut part = title_or_plain(&title);
         let mut extras: Vec<Part> = Vec::new();
         if rng.chance(0.75) {
             let mut place = self.place(rng);
