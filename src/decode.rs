@@ -76,6 +76,11 @@ impl Decoder {
         });
         let mut factory = ParserFactory::new_simple(&env).map_err(err)?;
         factory.quiet();
+        // Each grammar serves one query, so walking the whole vocabulary up
+        // front for a large lexeme (a rewrite that must cite two values)
+        // costs more than the few states one answer visits; llguidance
+        // then computes them lazily.
+        factory.limits_mut().precompute_large_lexemes = false;
         Ok(Decoder { factory })
     }
 
@@ -93,10 +98,6 @@ impl Decoder {
         self.factory.tok_env().tok_trie()
     }
 }
-
-/// The longest rewrite; with it every stage's grammar is bounded, so the
-/// engine's token budget always lets an output finish.
-pub const MAX_REWRITE_CHARS: usize = 200;
 
 /// A lark string literal (lark strings are JSON strings).
 fn literal(text: &str) -> String {
@@ -126,13 +127,10 @@ pub fn grammar(constraint: &Constraint<'_>) -> String {
             "start: \"intent \" INTENT \"\\n\"\nINTENT: {}\n",
             one_of(Intent::ALL.iter().map(|i| i.as_str()))
         ),
-        Constraint::Rewrite { query, profile } => {
-            let pieces = rewrite_pieces(query, profile);
-            format!(
-                "start: \"rewrite \" TEXT \"\\n\"\nTEXT: PIECE ((\" \" | \", \") PIECE)* & /.{{1,{MAX_REWRITE_CHARS}}}/\nPIECE: {}\n",
-                one_of(pieces.iter().map(String::as_str))
-            )
-        }
+        Constraint::Rewrite { query, profile } => format!(
+            "start: \"rewrite\" TEXT \"\\n\"\n{}",
+            RewriteShape::new(query, profile).lark()
+        ),
         Constraint::Tools { source } => tagger_grammar(source),
         Constraint::Suggestions { names } => {
             let quoted: Vec<String> = names.iter().map(|n| literal(n)).collect();
@@ -205,95 +203,214 @@ const COUNTRY_WORDS: &[&str] = &[
     "heimatland",
 ];
 
-/// Words a rewrite may use: the query's, the profile's values (whole, as
-/// the spec copies them word for word), and the glue of a search phrase.
-/// Pieces are joined by a space or a comma and a space.
-pub fn rewrite_pieces(query: &str, profile: &Profile) -> Vec<String> {
-    const GLUE: &[&str] = &[
-        "jobs",
-        "job",
-        "roles",
-        "in",
-        "at",
-        "near",
-        "for",
-        "with",
-        "and",
-        "or",
-        "of",
-        "as",
-        "a",
-        "an",
-        "the",
-        "remote",
-        "hybrid",
-        "senior",
-        "junior",
-        "entry",
-        "level",
-        "lead",
-        "director",
-        "executive",
-        "intern",
-        "internship",
-        "associate",
-        "mid",
-        "companies",
-        "industry",
-        // The same glue in the languages the data covers.
-        "en",
-        "em",
-        "de",
-        "à",
-        "a",
-        "in",
-        "bei",
-        "près",
-        "cerca",
-        "vicino",
-        "empleos",
-        "trabajo",
-        "emplois",
-        "lavoro",
-        "stellen",
-    ];
-    let mut pieces: Vec<String> = Vec::new();
-    let mut add = |piece: &str| {
-        let piece = span_source(piece).trim().to_string();
-        if !piece.is_empty() && !pieces.contains(&piece) {
-            pieces.push(piece);
+/// Words a rewrite may insert between the query's own: prepositions
+/// before a profile value (in the data's languages), the jobs word, the
+/// skills joiner and the level words a seniority becomes. Kept short on
+/// purpose: every extra word is one the model can babble ("em level em").
+const GLUE: &[&str] = &[
+    "jobs", "job", "roles", "in", "at", "near", "for", "with", "and", "or", "of", "a", "the",
+    "senior", "junior", "en", "em", "de", "à", "bei",
+];
+
+/// What a rewrite is built from: the query's words, each used at most
+/// once and in the query's order (the member's own wording stays), and
+/// insertions between them: the profile's values, whole, as the spec
+/// copies them word for word, and [`GLUE`]. Pieces are joined by a space or
+/// a comma and a space. A rewrite therefore reads as the query with its
+/// self-reference replaced ("jobs near me" → "jobs in Naples, Florida,
+/// United States"); it cannot repeat the query's words or wander off it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RewriteShape {
+    pub query_words: Vec<String>,
+    pub insertions: Vec<String>,
+    /// Values the rewrite must contain, in groups that may come in any
+    /// order (values within a group in theirs): what the query's phrases
+    /// cite ([`crate::rewriter::cited_values`]).
+    pub required: Vec<Vec<String>>,
+}
+
+impl RewriteShape {
+    pub fn new(query: &str, profile: &Profile) -> RewriteShape {
+        let query_words: Vec<String> = span_source(query)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        let mut insertions: Vec<String> = Vec::new();
+        let mut add = |piece: &str| {
+            let piece = span_source(piece).trim().to_string();
+            if !piece.is_empty() && !insertions.contains(&piece) {
+                insertions.push(piece);
+            }
+        };
+        for value in profile.values() {
+            add(value);
         }
-    };
-    for word in query.split_whitespace() {
-        add(word);
-    }
-    for value in profile.values() {
-        add(value);
-    }
-    // Profile values are copied whole, so that a name with a comma
-    // ("Technology, Information and Internet") cannot be cut and stitched
-    // back wrong ("in city, Uttar Pradesh, India"). The one exception is
-    // a query that asks for the member's region or country ("in my
-    // state", "en mi país"): then that part of the place may stand alone.
-    if let Some(location) = &profile.location {
-        let parts: Vec<&str> = location.split(',').map(str::trim).collect();
-        let query_words = crate::text::words(query);
-        let asks = |words: &[&str]| query_words.iter().any(|w| words.contains(&w.as_str()));
-        if let [_, region, _] = parts.as_slice() {
-            if asks(REGION_WORDS) {
-                add(region);
+        // A profile place is copied whole, so that a name with a comma
+        // ("Technology, Information and Internet") cannot be cut and
+        // stitched back wrong ("in city, Uttar Pradesh, India"). The one
+        // exception is a query that asks for the member's region or
+        // country ("in my state", "en mi país"): then that part may stand
+        // alone.
+        if let Some(location) = &profile.location {
+            let parts: Vec<&str> = location.split(',').map(str::trim).collect();
+            let words = crate::text::words(query);
+            let asks = |wanted: &[&str]| words.iter().any(|w| wanted.contains(&w.as_str()));
+            if let [_, region, _] = parts.as_slice() {
+                if asks(REGION_WORDS) {
+                    add(region);
+                }
+            }
+            if let [_, .., country] = parts.as_slice() {
+                if asks(COUNTRY_WORDS) {
+                    add(country);
+                }
             }
         }
-        if let [_, .., country] = parts.as_slice() {
-            if asks(COUNTRY_WORDS) {
-                add(country);
+        for glue in GLUE {
+            add(glue);
+        }
+        // A required value must be a piece, and all of them leave room for
+        // the query's words in a rewrite no longer than a query, or the
+        // grammar could not be finished. Past three groups the orders to allow
+        // grow too many; the first three are required.
+        let mut required = Vec::new();
+        let mut room = crate::contract::MAX_QUERY_BYTES / 4;
+        for group in crate::rewriter::cited_values(query, profile) {
+            let group: Vec<String> = group
+                .iter()
+                .map(|value| span_source(value).trim().to_string())
+                .filter(|value| insertions.contains(value))
+                .collect();
+            let length: usize = group.iter().map(|v| v.chars().count() + 2).sum();
+            if !group.is_empty() && length < room && required.len() < MAX_CITED_GROUPS {
+                room -= length;
+                required.push(group);
             }
         }
+        RewriteShape {
+            query_words,
+            insertions,
+            required,
+        }
     }
-    for glue in GLUE {
-        add(glue);
+
+    /// Whether `rewrite` has this shape: what the grammar lets the model
+    /// write, checked without the model (the generator checks its data).
+    pub fn admits(&self, rewrite: &str) -> bool {
+        let n = rewrite.len();
+        let words = self.query_words.len();
+        // reach[at][k]: a piece may start at byte `at` with the query's
+        // words from the k-th on still unused.
+        let mut reach = vec![vec![false; words + 1]; n + 1];
+        reach[0][0] = true;
+        let mut done = false;
+        for at in 0..n {
+            for k in 0..=words {
+                if !reach[at][k] {
+                    continue;
+                }
+                let insertions = self.insertions.iter().map(|p| (p, k));
+                let query = (k..words).map(|j| (&self.query_words[j], j + 1));
+                for (piece, next) in insertions.chain(query) {
+                    if !rewrite[at..].starts_with(piece.as_str()) {
+                        continue;
+                    }
+                    let end = at + piece.len();
+                    if end == n {
+                        done = true;
+                    } else if rewrite[end..].starts_with(", ") {
+                        reach[end + 2][next] = true;
+                    } else if rewrite[end..].starts_with(' ') {
+                        reach[end + 1][next] = true;
+                    }
+                }
+            }
+        }
+        done && orders(&self.required)
+            .iter()
+            .any(|values| cites_in_order(rewrite, values))
     }
-    pieces
+
+    /// The lark terminal of the rewrite's text: pieces joined by the
+    /// separators, intersected with their order and the length bound.
+    fn lark(&self) -> String {
+        let mut pieces: Vec<&str> = self.insertions.iter().map(String::as_str).collect();
+        for word in &self.query_words {
+            if !pieces.contains(&word.as_str()) {
+                pieces.push(word);
+            }
+        }
+        // Every piece comes after its separator, the first after the space
+        // that follows `rewrite` (the length bound's leading space rules
+        // out a leading comma). The order is a chain of optional query
+        // words with insertions around each.
+        let slot = format!("(SEP INSERT){{0,{MAX_INSERTIONS_PER_GAP}}}");
+        let mut order = slot.clone();
+        for word in &self.query_words {
+            order.push_str(&format!(" (SEP {})? {slot}", literal(word)));
+        }
+        let mut text = String::from("ORDER & / .*/");
+        let mut terminals = String::new();
+        if !self.required.is_empty() {
+            // The cited values as chains of whole pieces, one per order of
+            // the groups: a few linear chains keep the lexer small where a
+            // "contains" check per value would multiply its states.
+            let chains: Vec<String> = orders(&self.required)
+                .iter()
+                .map(|values| {
+                    let mut chain = String::from("(SEP PIECE)*");
+                    for value in values {
+                        chain.push_str(&format!(" SEP {} (SEP PIECE)*", literal(value)));
+                    }
+                    format!("({chain})")
+                })
+                .collect();
+            text.push_str(" & CITED");
+            terminals = format!("CITED: {}\nPIECE: {}\n", chains.join(" | "), one_of(pieces));
+        }
+        format!(
+            "TEXT: {text}\nINSERT: {}\nORDER: {order}\nSEP: \" \" | \", \"\n{terminals}",
+            one_of(self.insertions.iter().map(String::as_str)),
+        )
+    }
+}
+
+/// The most insertions between two of the query's words ("with Kubernetes
+/// and Terraform in Noida, Uttar Pradesh, India" is six). With the query's
+/// words used once each this bounds a rewrite without counting its
+/// characters, which would multiply the lexer's states by the count.
+const MAX_INSERTIONS_PER_GAP: usize = 8;
+
+/// The most groups of cited values a rewrite must hold (their orders are
+/// enumerated: 3! = 6 chains).
+const MAX_CITED_GROUPS: usize = 3;
+
+/// Every order of the groups, each flattened into one list of values.
+fn orders(groups: &[Vec<String>]) -> Vec<Vec<String>> {
+    if groups.is_empty() {
+        return vec![Vec::new()];
+    }
+    let mut all = Vec::new();
+    for first in 0..groups.len() {
+        let mut rest = groups.to_vec();
+        let head = rest.remove(first);
+        for tail in orders(&rest) {
+            all.push(head.iter().cloned().chain(tail).collect());
+        }
+    }
+    all
+}
+
+/// Whether `text` holds each value, one after another.
+fn cites_in_order(text: &str, values: &[String]) -> bool {
+    let mut rest = text;
+    values.iter().all(|value| match rest.find(value.as_str()) {
+        Some(at) => {
+            rest = &rest[at + value.len()..];
+            true
+        }
+        None => false,
+    })
 }
 
 #[cfg(test)]
@@ -323,23 +440,55 @@ mod tests {
             location: Some("Naples, Florida, United States".into()),
             ..Profile::default()
         };
-        let pieces = rewrite_pieces("jobs near me", &profile);
+        let pieces = RewriteShape::new("jobs near me", &profile).insertions;
         assert!(pieces.contains(&"Naples, Florida, United States".to_string()));
         for part in ["Naples", "Florida", "United States"] {
             assert!(!pieces.contains(&part.to_string()), "{part}");
         }
-        let pieces = rewrite_pieces("nurse jobs in my state", &profile);
+        let pieces = RewriteShape::new("nurse jobs in my state", &profile).insertions;
         assert!(pieces.contains(&"Florida".to_string()));
         assert!(!pieces.contains(&"United States".to_string()));
-        let pieces = rewrite_pieces("trabajos en mi país", &profile);
+        let pieces = RewriteShape::new("trabajos en mi país", &profile).insertions;
         assert!(pieces.contains(&"United States".to_string()));
         assert!(!pieces.contains(&"Florida".to_string()));
         let profile = Profile {
             industry: Some("Technology, Information and Internet".into()),
             ..profile
         };
-        let pieces = rewrite_pieces("jobs in my industry", &profile);
+        let pieces = RewriteShape::new("jobs in my industry", &profile).insertions;
         assert!(pieces.contains(&"Technology, Information and Internet".to_string()));
         assert!(!pieces.contains(&"Technology".to_string()));
+    }
+
+    #[test]
+    fn rewrites_keep_the_query_in_order_and_cite_the_profile_whole() {
+        let profile = Profile {
+            title: Some("Sous Chef".into()),
+            location: Some("Naples, Florida, United States".into()),
+            ..Profile::default()
+        };
+        let shape = RewriteShape::new("chef jobs near me", &profile);
+        assert!(shape.admits("chef jobs in Naples, Florida, United States"));
+        assert!(shape.admits("Sous Chef jobs in Naples, Florida, United States"));
+        // The query's words once each, in order.
+        let shape = RewriteShape::new("cook positions near me", &profile);
+        assert!(shape.admits("cook positions in Naples, Florida, United States"));
+        assert!(!shape.admits("positions cook in Naples, Florida, United States"));
+        assert!(!shape.admits("cook positions cook in Naples, Florida, United States"));
+        // "near me" cites the member's place: it must be there.
+        assert!(!shape.admits("cook positions"));
+        // The place is cited whole: its parts alone only when the query
+        // asks for the region or the country.
+        assert!(!shape.admits("Sous Chef jobs in Naples"));
+        assert!(!shape.admits("chef jobs in Florida"));
+        let shape = RewriteShape::new("chef jobs in my state, remote", &profile);
+        assert!(shape.admits("chef jobs in Florida"));
+        // Pieces are joined by " " or ", ", as lists and places are.
+        assert!(shape.admits("chef jobs in Florida, remote"));
+        assert!(!shape.admits("chef jobs in Florida,remote"));
+        assert!(!shape.admits("chef jobs in Florida , remote"));
+        assert!(!shape.admits("chef  jobs"));
+        assert!(!shape.admits("cook jobs"));
+        assert!(!shape.admits(""));
     }
 }

@@ -14,7 +14,8 @@ use std::ops::ControlFlow;
 use candle_core::{Device, Tensor};
 use llguidance::toktrie::TokTrie;
 
-use crate::decode::{Decoder, MAX_REWRITE_CHARS};
+use crate::contract::MAX_QUERY_BYTES;
+use crate::decode::Decoder;
 use crate::error::{QuarryError, Result};
 use crate::generator::{GenerationRequest, GenerationStats, Generator};
 use crate::model::{model_err, KvCache, Qwen2};
@@ -24,14 +25,16 @@ use crate::tokenizer::Tokenizer;
 /// Longest output per stage, in tokens; a stage that runs past it is cut
 /// off and the parser reports the truncated piece.
 ///
-/// Planner, rewriter and suggester grammars are bounded, and these budgets
-/// cover their longest output even at one byte per token (a rewrite of
-/// [`MAX_REWRITE_CHARS`] four-byte characters; five taxonomy names). Only the
-/// tagger's list of calls is open-ended.
+/// Planner and suggester grammars are bounded, and these budgets cover
+/// their longest output even at one byte per token (five taxonomy names).
+/// A rewrite is bounded by its shape ([`crate::decode::RewriteShape`]), and
+/// one longer than a query is refused ([`crate::rewriter::check`]), so its
+/// budget covers every rewrite that could be used. Only the tagger's list
+/// of calls is open-ended.
 pub fn max_new_tokens(task: Task) -> usize {
     match task {
         Task::Planner => 32,
-        Task::Rewriter => 4 * MAX_REWRITE_CHARS + 16,
+        Task::Rewriter => MAX_QUERY_BYTES + 16,
         Task::Tagger => 256,
         Task::Suggester => 400,
     }

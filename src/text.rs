@@ -46,13 +46,19 @@ pub fn key(text: &str) -> String {
 
 /// Whether `phrase` (already a key) occurs in `haystack_words` as whole words.
 pub fn contains_phrase(haystack_words: &[String], phrase: &str) -> bool {
+    find_phrase(haystack_words, phrase).is_some()
+}
+
+/// The index of the first word where `phrase` (already a key) occurs in
+/// `haystack_words` as whole words.
+pub fn find_phrase(haystack_words: &[String], phrase: &str) -> Option<usize> {
     let needle: Vec<&str> = phrase.split(' ').collect();
     if needle.is_empty() || needle.len() > haystack_words.len() {
-        return false;
+        return None;
     }
     haystack_words
         .windows(needle.len())
-        .any(|w| w.iter().zip(&needle).all(|(a, b)| a == b))
+        .position(|w| w.iter().zip(&needle).all(|(a, b)| a == b))
 }
 
 #[cfg(test)]

@@ -92,3 +92,66 @@ fn rewrites_are_fed_as_canonical_tokens() {
 fn intents_are_fed_as_canonical_tokens() {
     assert_canonical(Constraint::Intent, "intent self_reference\n");
 }
+
+/// Whether the grammar lets the model write all of `output`.
+fn admits(constraint: &Constraint<'_>, output: &str) -> bool {
+    let tokenizer = tokenizer();
+    let decoder = Decoder::new(&tokenizer, tokenizer.vocab_size()).unwrap();
+    let mut matcher = decoder.matcher(constraint).unwrap();
+    let tokens = tokenizer.encode(output).unwrap();
+    matcher.validate_tokens(&tokens).unwrap() == tokens.len()
+        && matcher.consume_tokens(&tokens).is_ok()
+        && matcher.is_stopped()
+}
+
+#[test]
+fn rewrites_keep_the_query_words_in_order_and_once() {
+    let profile = Profile {
+        title: Some("Sous Chef".into()),
+        location: Some("Naples, Florida, United States".into()),
+        skills: vec!["Pastry".into(), "Butchery".into()],
+        ..Profile::default()
+    };
+    let constraint = Constraint::Rewrite {
+        query: "chef positions near my home, part time",
+        profile: &profile,
+    };
+    for good in [
+        "rewrite Sous Chef positions in Naples, Florida, United States, part time\n",
+        "rewrite chef positions with Pastry and Butchery near Naples, Florida, United States\n",
+    ] {
+        assert!(admits(&constraint, good), "{good:?}");
+    }
+    for bad in [
+        // The query's words out of order, or twice.
+        "rewrite positions chef in Naples, Florida, United States\n",
+        "rewrite chef positions chef positions in Naples, Florida, United States\n",
+        // A profile place cut short, and words from nowhere.
+        "rewrite chef positions in Naples\n",
+        "rewrite entry level chef positions in Naples, Florida, United States\n",
+        "rewrite chef positions en lavoro in Naples, Florida, United States\n",
+        // "near my home" cites the member's place: it must be there.
+        "rewrite senior Sous Chef positions\n",
+    ] {
+        assert!(!admits(&constraint, bad), "{bad:?}");
+    }
+}
+
+#[test]
+fn rewrites_cite_every_skill_the_query_asks_for() {
+    let profile = Profile {
+        title: Some("Sous Chef".into()),
+        skills: vec!["Pastry".into(), "Butchery".into()],
+        ..Profile::default()
+    };
+    let constraint = Constraint::Rewrite {
+        query: "jobs using my skills",
+        profile: &profile,
+    };
+    assert!(admits(
+        &constraint,
+        "rewrite Sous Chef jobs with Pastry and Butchery\n"
+    ));
+    assert!(admits(&constraint, "rewrite jobs using Pastry, Butchery\n"));
+    assert!(!admits(&constraint, "rewrite Sous Chef jobs with Pastry\n"));
+}

@@ -1,10 +1,10 @@
 //! Checks every sample against what inference can produce: targets parse
 //! as the wire format, spans are whole words of their source (as the
-//! tagger's `substring_words` grammar demands), rewrites are made of
-//! `rewrite_pieces` only, and tool calls execute.
+//! tagger's `substring_words` grammar demands), rewrites have the
+//! grammar's shape (`decode::RewriteShape`), and tool calls execute.
 
 use quarry::contract::{Event, Intent, Profile, ToolCall, ToolName};
-use quarry::decode::{rewrite_pieces, span_source};
+use quarry::decode::{span_source, RewriteShape};
 use quarry::stream::{parse_all, wire};
 use quarry::tools::{execute, parse_salary, ToolContext};
 use quarry::Taxonomy;
@@ -52,33 +52,6 @@ pub fn word_aligned(source: &str, span: &str) -> bool {
         .any(|(at, _)| boundary(&text, at) && boundary(&text, at + span.len()))
 }
 
-/// Whether `rewrite` is pieces joined by single spaces or ", ".
-pub fn from_pieces(rewrite: &str, pieces: &[String]) -> bool {
-    let n = rewrite.len();
-    let mut reach = vec![false; n + 1];
-    reach[0] = true;
-    for at in 0..n {
-        if !reach[at] || (at > 0 && !rewrite[..at].ends_with(' ')) {
-            continue;
-        }
-        for piece in pieces {
-            let end = at + piece.len();
-            if !rewrite[at..].starts_with(piece.as_str()) {
-                continue;
-            }
-            // Pieces are joined by " " or ", ", as in the rewrite grammar.
-            if end == n {
-                reach[n] = true;
-            } else if rewrite[end..].starts_with(' ') {
-                reach[end + 1] = true;
-            } else if rewrite[end..].starts_with(", ") {
-                reach[end + 2] = true;
-            }
-        }
-    }
-    n > 0 && reach[n]
-}
-
 fn events_ok(text: &str) -> Result<Vec<Event>, String> {
     let events = parse_all(text.as_bytes());
     if let Some(Event::Error(e)) = events.iter().find(|e| matches!(e, Event::Error(_))) {
@@ -104,8 +77,10 @@ pub fn rewriter(query: &str, profile: &Profile, rewrite: &str, target: &str) -> 
     if rewrite.trim() != rewrite {
         return Err("rewrite has outer whitespace".into());
     }
-    if !from_pieces(rewrite, &rewrite_pieces(query, profile)) {
-        return Err(format!("rewrite `{rewrite}` is not made of rewrite_pieces"));
+    if !RewriteShape::new(query, profile).admits(rewrite) {
+        return Err(format!(
+            "rewrite `{rewrite}` does not have the grammar's shape"
+        ));
     }
     Ok(())
 }
@@ -182,35 +157,5 @@ mod tests {
         assert!(!word_aligned("nurse jobs", "nurse "));
         assert!(word_aligned("say \"nurse\" jobs", "nurse"));
         assert!(!word_aligned("say \"nurse\" jobs", "\"nurse\""));
-    }
-
-    #[test]
-    fn rewrites_segment_into_pieces() {
-        let profile = Profile {
-            title: Some("Sous Chef".into()),
-            location: Some("Naples, Florida, United States".into()),
-            ..Profile::default()
-        };
-        let pieces = rewrite_pieces("chef jobs near me", &profile);
-        assert!(from_pieces(
-            "chef jobs in Naples, Florida, United States",
-            &pieces
-        ));
-        assert!(from_pieces(
-            "Sous Chef jobs in Naples, Florida, United States",
-            &pieces
-        ));
-        // The place is cited whole: its parts alone only when the query
-        // asks for the region or the country.
-        assert!(!from_pieces("Sous Chef jobs in Naples", &pieces));
-        assert!(!from_pieces("chef jobs in Florida", &pieces));
-        let pieces = rewrite_pieces("chef jobs in my state, remote", &profile);
-        assert!(from_pieces("chef jobs in Florida", &pieces));
-        // The grammar joins pieces with ", " too, as lists and places do.
-        assert!(from_pieces("chef jobs in Florida, remote", &pieces));
-        assert!(!from_pieces("chef jobs in Florida,remote", &pieces));
-        assert!(!from_pieces("chef jobs in Florida , remote", &pieces));
-        assert!(!from_pieces("chef  jobs", &pieces));
-        assert!(!from_pieces("cook jobs", &pieces));
     }
 }

@@ -28,7 +28,7 @@ pub struct Call {
 pub enum Seg {
     /// The marker's own query token at this index (it is a query word).
     Keep(usize),
-    /// A glue word of `decode::rewrite_pieces`.
+    /// A glue word of `decode::RewriteShape`.
     Glue(&'static str),
     /// A profile value, copied whole.
     Value(Field),
