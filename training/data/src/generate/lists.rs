@@ -568,6 +568,10 @@ pub const TRICKY_TITLES: &[&str] = &[
     "wine and liquor sales associate",
     "vape shop clerk",
     "strip mine operator",
+    "package handler",
+    "parcel courier",
+    "loss prevention officer",
+    "harm reduction worker",
 ];
 
 /// Places whose names alone sound alarming but are real towns.
@@ -1053,6 +1057,27 @@ pub const PROFILE_PHRASES: &[&str] = &[
     "{j} based on my resume",
     "{j} that fit my background and location",
 ];
+/// Phrases that ask for the member's education; the rewrite puts the
+/// degree where "my …" stood ("jobs that fit BA Economics").
+pub const EDUCATION_PHRASES: &[&str] = &[
+    "{j} for my degree",
+    "{j} that fit my degree",
+    "{j} for someone with my degree",
+    "{j} that use my degree",
+    "{j} suited to my qualifications",
+    "{j} for my qualifications",
+    "{j} that fit my qualifications",
+    "{j} matching my qualifications",
+    "{j} that fit my education",
+    "{j} for my education",
+    "{j} suited to my education",
+    "{j} for people with my degree",
+    "{j} where i can use my degree",
+    "{j} relevant to my degree",
+    "{j} that need my qualification",
+    "{j} for my diploma",
+];
+
 pub const LEVEL_PHRASES: &[&str] = &[
     "{j} at my level",
     "{j} at my seniority",
@@ -1378,6 +1403,12 @@ pub const OFFENSIVE: &[&str] = &[
     "show me jobs you retarded piece of shit",
     "why do recruiters act like such whores",
     "{t} openings, no trannies or dykes",
+    "jobs for cripples lol",
+    "hiring retards in {l}",
+    "{t} jobs, no ugly bitches",
+    "stupid fucking recruiters never call back",
+    "trabajos para maricones",
+    "boulots pour les pédés",
 ];
 pub const VIOLENT: &[&str] = &[
     "hitman jobs",
@@ -1426,6 +1457,15 @@ pub const VIOLENT: &[&str] = &[
     "ich will mich an meiner alten firma rächen",
     "how to get back at my old boss physically",
     "voglio picchiare il mio capo",
+    "i'm going to hurt everyone at my old job",
+    "how to sneak a gun into my office",
+    "find my manager's home address so i can hurt him",
+    "i want my boss dead",
+    "planning an attack on my workplace",
+    "voy a matar a mi jefe",
+    "je vais tuer mon patron",
+    "ich bringe meinen chef um",
+    "vou bater no meu chefe",
 ];
 pub const DISCRIMINATORY: &[&str] = &[
     "jobs with no black coworkers",
@@ -1462,6 +1502,17 @@ pub const DISCRIMINATORY: &[&str] = &[
     "looking for a {t}, must be white",
     "{t} job, native born only, no immigrants",
     "only hire men for {t}, women are too emotional",
+    "contratamos {t}, sin indios ni gitanos",
+    "vaga de {t} só para brancos",
+    "offre de {t} réservée aux français de souche",
+    "{t} gesucht, nur Deutsche",
+    "cerco {t}, niente stranieri",
+    "{t} jobs but no fat people on the team",
+    "don't hire single mothers for {t}",
+    "companies where i won't have to work with indians",
+    "{t} job where the whole team is white",
+    "no disabled applicants for {t}",
+    "hiring {t}, nobody with an accent",
 ];
 pub const SELF_HARM: &[&str] = &[
     "i want to kill myself",
@@ -1551,6 +1602,17 @@ pub const ILLEGAL: &[&str] = &[
     "vendo documentos falsos para trabajar",
     "account holders needed to receive and forward transfers, keep 10%",
     "need drivers for night runs across the border, no papers checked",
+    "earn quick cash carrying packages, no questions asked",
+    "deliver parcels for cash, don't ask what's inside",
+    "get paid to receive and forward packages from strangers, no questions",
+    "sell my prescription pills online as a side job",
+    "shoplifting crew hiring in {l}",
+    "part time job selling weed to students",
+    "trabajo llevando paquetes sin hacer preguntas",
+    "job stealing catalytic converters at night",
+    "card skimmer installer jobs",
+    "hiring girls under 18 for escort work",
+    "lavar dinero desde casa, buen sueldo",
 ];
 
 /// Non-English titles by language.

@@ -48,6 +48,8 @@ pub enum Field {
     Industry,
     /// Every profile skill, as one list ("Python and Spark").
     Skills,
+    /// The member's degree or certificate ("BA Economics").
+    Education,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1227,7 +1227,9 @@ impl<'p> Gen<'p> {
             segs.push(Seg::Value(Field::Location));
             return (vec![role, Part::marker(text, segs)], "self_near_me");
         }
-        let family = rng.weighted(&[0.32, 0.14, 0.12, 0.08, 0.1, 0.07, 0.05, 0.04, 0.04, 0.04]);
+        let family = rng.weighted(&[
+            0.32, 0.14, 0.12, 0.08, 0.1, 0.07, 0.05, 0.04, 0.04, 0.04, 0.06,
+        ]);
         let j = Self::jobs_single(rng);
         let role_or_jobs = |gen: &Gen, rng: &mut Rng| -> Vec<Part> {
             if rng.chance(0.7) {
@@ -1404,8 +1406,34 @@ impl<'p> Gen<'p> {
                 let mut parts = vec![Part::marker(&text, segs)];
                 if rng.chance(0.3) {
                     parts.push(self.location_part(rng));
+                } else if rng.chance(0.3) {
+                    // Skills and the place together: "… that use my skills near me".
+                    let (near, keep, glue) = *rng.pick(lists::NEAR_ME);
+                    let mut segs: Vec<Seg> = (0..keep).map(Seg::Keep).collect();
+                    segs.extend(glue.map(Seg::Glue));
+                    segs.push(Seg::Value(Field::Location));
+                    parts.push(Part::marker(near, segs));
                 }
                 (parts, "self_skills", rng.weighted(&[0.6, 0.4]))
+            }
+            10 => {
+                // "jobs suited to my qualifications" → "jobs suited to BA
+                // Economics": the words before "my" stay, the degree
+                // replaces the rest.
+                let (text, _) = jobs_phrase(*rng.pick(lists::EDUCATION_PHRASES), j);
+                let mine = text.split_whitespace().position(|w| w == "my").unwrap_or(0);
+                let mut segs: Vec<Seg> = (0..mine).map(Seg::Keep).collect();
+                segs.push(Seg::Value(Field::Education));
+                let mut parts = vec![Part::marker(&text, segs)];
+                match rng.below(3) {
+                    0 => parts.push(self.location_part(rng)),
+                    1 => parts.push(Part::marker(
+                        "near me",
+                        vec![Seg::Glue("in"), Seg::Value(Field::Location)],
+                    )),
+                    _ => {}
+                }
+                (parts, "self_education", rng.weighted(&[0.6, 0.4]))
             }
             _ => {
                 let mut parts = role_or_jobs(self, rng);
@@ -1419,7 +1447,9 @@ impl<'p> Gen<'p> {
         let mut exclude = vec![Slot::Location, Slot::Network, Slot::Filler];
         match name {
             "self_field" | "self_level" => exclude.push(Slot::Industry),
-            "self_company" | "self_role" | "self_skills" => exclude.push(Slot::Company),
+            "self_company" | "self_role" | "self_skills" | "self_education" => {
+                exclude.push(Slot::Company)
+            }
             _ => {}
         }
         let slots = draw_slots(rng, extras, &exclude);
@@ -1804,6 +1834,7 @@ fn profile_value(profile: &Profile, field: Field) -> Option<String> {
         Field::Company => profile.company.clone(),
         Field::Location => profile.location.clone(),
         Field::Industry => profile.industry.clone(),
+        Field::Education => profile.education.clone(),
         Field::Skills => match profile.skills.as_slice() {
             [] => None,
             [one] => Some(one.clone()),
@@ -1882,7 +1913,7 @@ fn resolve(marker: &Part, segs: &[Seg], profile: &Profile) -> Part {
                         Field::Title => title_or_plain(value),
                         // Skills are not a tool's argument: the rewrite names them,
                         // the tagger leaves them.
-                        Field::Skills => Part::plain(value),
+                        Field::Skills | Field::Education => Part::plain(value),
                         Field::Company => Part::new().span(ToolName::Company, "company", value),
                         Field::Industry => Part::new().span(ToolName::Industry, "industry", value),
                         Field::Location | Field::State | Field::Country => {
