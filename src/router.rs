@@ -155,7 +155,14 @@ impl<'r, 't, 's> Run<'r, 't, 's> {
                     )?;
                     match rewrite {
                         Some(text) => text,
-                        None => return Ok(output),
+                        // The rewriter ran out of budget before finishing
+                        // (a model babbling insertions): the stream has
+                        // reported the cut-off, and the output keeps the
+                        // query as written, as it does without a profile.
+                        None => {
+                            output.rewritten_query = Some(query.to_string());
+                            return Ok(output);
+                        }
                     }
                 }
                 _ => {

@@ -488,3 +488,32 @@ fn invalid_input_is_rejected_before_routing() {
     ));
     assert!(events.is_empty() && generator.calls.is_empty());
 }
+
+#[test]
+fn a_rewrite_cut_off_by_the_budget_leaves_the_query_as_written() {
+    let input = Input {
+        query: "chef jobs near me".into(),
+        profile: Some(Profile {
+            location: Some("Naples, Florida, United States".into()),
+            ..Profile::default()
+        }),
+    };
+    let (result, events, generator) = run(
+        input,
+        &[
+            (Task::Planner, wire::intent(Intent::SelfReference)),
+            // No closing newline: the engine's budget ended the line.
+            (Task::Rewriter, "rewrite chef jobs in in in".into()),
+            (
+                Task::Tagger,
+                tool(ToolName::Title, json!({"title": "chef"})),
+            ),
+        ],
+    );
+    let output = result.unwrap().output;
+    // The cut-off is reported; the tagger does not run on a broken stream.
+    assert_eq!(kinds(&events), ["intent", "error", "done"]);
+    assert_eq!(generator.calls, [Task::Planner, Task::Rewriter]);
+    assert_eq!(output.intent, Intent::SelfReference);
+    assert_eq!(output.rewritten_query.as_deref(), Some("chef jobs near me"));
+}
