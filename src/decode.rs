@@ -76,11 +76,6 @@ impl Decoder {
         });
         let mut factory = ParserFactory::new_simple(&env).map_err(err)?;
         factory.quiet();
-        // Each grammar serves one query, so walking the whole vocabulary up
-        // front for a large lexeme (a rewrite that must cite two values)
-        // costs more than the few states one answer visits; llguidance
-        // then computes them lazily.
-        factory.limits_mut().precompute_large_lexemes = false;
         Ok(Decoder { factory })
     }
 
