@@ -17,6 +17,7 @@ use llguidance::{Matcher, ParserFactory};
 use crate::contract::{Intent, Profile, ToolName};
 use crate::error::{QuarryError, Result};
 use crate::generator::Constraint;
+use crate::rewriter::Cited;
 use crate::tokenizer::Tokenizer;
 use crate::tools::enum_values;
 
@@ -232,7 +233,7 @@ impl RewriteShape {
             .collect();
         let mut insertions: Vec<String> = Vec::new();
         let mut add = |piece: &str| {
-            let piece = span_source(piece).trim().to_string();
+            let piece = as_piece(piece);
             if !piece.is_empty() && !insertions.contains(&piece) {
                 insertions.push(piece);
             }
@@ -246,18 +247,15 @@ impl RewriteShape {
         // exception is a query that asks for the member's region or
         // country ("in my state", "en mi país"): then that part may stand
         // alone.
-        if let Some(location) = &profile.location {
-            let parts: Vec<&str> = location.split(',').map(str::trim).collect();
-            let words = crate::text::words(query);
-            let asks = |wanted: &[&str]| words.iter().any(|w| wanted.contains(&w.as_str()));
-            if let [_, region, _] = parts.as_slice() {
-                if asks(REGION_WORDS) {
-                    add(region);
-                }
-            }
-            if let [_, .., country] = parts.as_slice() {
-                if asks(COUNTRY_WORDS) {
-                    add(country);
+        let words = crate::text::words(query);
+        let asks = |wanted: &[&str]| words.iter().any(|w| wanted.contains(&w.as_str()));
+        for (wanted, part) in [
+            (REGION_WORDS, Cited::Region),
+            (COUNTRY_WORDS, Cited::Country),
+        ] {
+            if asks(wanted) {
+                for value in crate::rewriter::values_of(part, profile) {
+                    add(&value);
                 }
             }
         }
@@ -273,7 +271,7 @@ impl RewriteShape {
         for group in crate::rewriter::cited_values(query, profile) {
             let group: Vec<String> = group
                 .iter()
-                .map(|value| span_source(value).trim().to_string())
+                .map(|value| as_piece(value))
                 .filter(|value| insertions.contains(value))
                 .collect();
             let length: usize = group.iter().map(|v| v.chars().count() + 2).sum();
@@ -368,6 +366,11 @@ impl RewriteShape {
             one_of(self.insertions.iter().map(String::as_str)),
         )
     }
+}
+
+/// Text as a rewrite piece: a span's characters, no outer whitespace.
+fn as_piece(text: &str) -> String {
+    span_source(text).trim().to_string()
 }
 
 /// The most insertions between two of the query's words ("with Kubernetes

@@ -180,9 +180,10 @@ const CUES: &[(&str, Cited)] = {
     ]
 };
 
-/// What the query's self-reference phrases cite, in the order a rewrite
-/// cites it: the member's role first (it goes before the jobs word, "Sous
-/// Chef jobs"), then the rest in the order the query names them. A phrase
+/// What the query's self-reference phrases cite: the member's role first,
+/// then the rest in the order the query names them. (A rewrite may cite
+/// them in any order; this order decides which are required when there
+/// are more than the grammar takes.) A phrase
 /// inside a longer one counts as the longer one: "in my area of expertise"
 /// is a field, not "in my area".
 pub fn cues(query: &str) -> Vec<Cited> {
@@ -227,7 +228,9 @@ pub fn cited_values(query: &str, profile: &Profile) -> Vec<Vec<String>> {
     groups
 }
 
-fn values_of(cited: Cited, profile: &Profile) -> Vec<String> {
+/// The profile's values for one part of it (none when it lacks that part;
+/// a region only for a three-part place, a country for two or more).
+pub fn values_of(cited: Cited, profile: &Profile) -> Vec<String> {
     let place: Vec<&str> = profile
         .location
         .as_deref()
