@@ -34,15 +34,32 @@ impl TokenizerEnv for TokenEnv {
         &self.trie
     }
 
+    /// Forced bytes may begin or end inside a character: the model chose a
+    /// token that ends in the first byte of "à", and the grammar forces the
+    /// second. Text is encoded canonically; bytes that are not whole
+    /// characters go through the trie as they are (a lossy conversion would
+    /// force a replacement character the grammar refuses).
     fn tokenize_bytes(&self, s: &[u8]) -> Vec<TokenId> {
-        let text = String::from_utf8_lossy(s);
-        self.tokenizer.encode(&text).unwrap_or_default()
+        let mut tokens = Vec::new();
+        for chunk in s.utf8_chunks() {
+            if !chunk.valid().is_empty() {
+                tokens.extend(self.tokenizer.encode(chunk.valid()).unwrap_or_default());
+            }
+            tokens.extend(self.trie.greedy_tokenize(chunk.invalid()));
+        }
+        tokens
     }
 
     fn tokenize_is_canonical(&self) -> bool {
         true
     }
 }
+
+/// Lexer fuel for a whole stage (llguidance spends about 14k a
+/// millisecond). A rewrite with three cited groups had spent 400k fifteen
+/// tokens in; this leaves room for the longest the shape allows while
+/// still stopping a runaway lexer within about a second and a half.
+const LEXER_FUEL: u64 = 20_000_000;
 
 /// Builds matchers for the stages' grammars over one tokenizer.
 pub struct Decoder {
@@ -77,6 +94,15 @@ impl Decoder {
         });
         let mut factory = ParserFactory::new_simple(&env).map_err(err)?;
         factory.quiet();
+        // The engine mostly checks the model's top tokens instead of
+        // computing masks, and llguidance refills the lexer's fuel only when
+        // a mask is computed: a long rewrite whose shape requires cited
+        // values spends the default 200k on the way and dies mid-word. Our
+        // grammars are built by us and bounded, so fuel is a guard against
+        // a pathological lexer, not a per-step budget.
+        let limits = factory.limits_mut();
+        limits.initial_lexer_fuel = LEXER_FUEL;
+        limits.step_lexer_fuel = LEXER_FUEL;
         Ok(Decoder { factory })
     }
 
@@ -208,8 +234,9 @@ const GLUE: &[&str] = &[
     "senior", "junior", "en", "em", "de", "à", "bei",
 ];
 
-/// What a rewrite is built from: the query's words, each used at most
-/// once and in the query's order (the member's own wording stays), and
+/// What a rewrite is built from: the query's words, once each and in the
+/// query's order (the member's own wording and criteria stay; only the
+/// self-reference and the words around it may go), and
 /// insertions between them: the profile's values, whole, as the spec
 /// copies them word for word, and [`GLUE`]. Pieces are joined by a space or
 /// a comma and a space. A rewrite therefore reads as the query with its
@@ -218,6 +245,8 @@ const GLUE: &[&str] = &[
 #[derive(Debug, Clone, PartialEq)]
 pub struct RewriteShape {
     pub query_words: Vec<String>,
+    /// Whether each query word must be kept ([`crate::rewriter::kept_words`]).
+    pub kept: Vec<bool>,
     pub insertions: Vec<String>,
     /// Values the rewrite must contain, in groups that may come in any
     /// order (values within a group in theirs): what the query's phrases
@@ -281,6 +310,7 @@ impl RewriteShape {
             }
         }
         RewriteShape {
+            kept: crate::rewriter::kept_words(&query_words, profile),
             query_words,
             insertions,
             required,
@@ -303,14 +333,17 @@ impl RewriteShape {
                     continue;
                 }
                 let insertions = self.insertions.iter().map(|p| (p, k));
-                let query = (k..words).map(|j| (&self.query_words[j], j + 1));
+                // The next query word, or a later one past words it may drop.
+                let skippable = self.kept[k..].iter().take_while(|&&kept| !kept).count();
+                let query =
+                    (k..words.min(k + skippable + 1)).map(|j| (&self.query_words[j], j + 1));
                 for (piece, next) in insertions.chain(query) {
                     if !rewrite[at..].starts_with(piece.as_str()) {
                         continue;
                     }
                     let end = at + piece.len();
                     if end == n {
-                        done = true;
+                        done |= !self.kept[next..].contains(&true);
                     } else if rewrite[end..].starts_with(", ") {
                         reach[end + 2][next] = true;
                     } else if rewrite[end..].starts_with(' ') {
@@ -335,12 +368,19 @@ impl RewriteShape {
         }
         // Every piece comes after its separator, the first after the space
         // that follows `rewrite` (the length bound's leading space rules
-        // out a leading comma). The order is a chain of optional query
-        // words with insertions around each.
+        // out a leading comma). The order is a chain of the query's words,
+        // the droppable ones optional, each followed by its own insertions:
+        // a dropped word takes its insertions with it, so dropping words
+        // cannot lengthen a run of insertions.
         let slot = format!("(SEP INSERT){{0,{MAX_INSERTIONS_PER_GAP}}}");
         let mut order = slot.clone();
-        for word in &self.query_words {
-            order.push_str(&format!(" (SEP {})? {slot}", literal(word)));
+        for (word, &kept) in self.query_words.iter().zip(&self.kept) {
+            let step = format!("SEP {} {slot}", literal(word));
+            order.push_str(&if kept {
+                format!(" {step}")
+            } else {
+                format!(" ({step})?")
+            });
         }
         let mut text = String::from("ORDER & / .*/");
         let mut terminals = String::new();
@@ -480,7 +520,11 @@ mod tests {
         assert!(!shape.admits("Sous Chef jobs in Naples"));
         assert!(!shape.admits("chef jobs in Florida"));
         let shape = RewriteShape::new("chef jobs in my state, remote", &profile);
-        assert!(shape.admits("chef jobs in Florida"));
+        assert!(shape.admits("chef jobs in Florida, remote"));
+        // The query's own criteria stay; a word of a profile value may
+        // give way to the value.
+        assert!(!shape.admits("chef jobs in Florida"));
+        assert!(shape.admits("Sous Chef jobs in Florida, remote"));
         // Pieces are joined by " " or ", ", as lists and places are.
         assert!(shape.admits("chef jobs in Florida, remote"));
         assert!(!shape.admits("chef jobs in Florida,remote"));

@@ -179,13 +179,26 @@ impl Engine {
             prompt_tokens: cache.len() + body.len(),
             ..GenerationStats::default()
         };
+        // The output stops where the model's positions end, as at its
+        // budget (a long profile on a short-context model).
+        let room = self
+            .model
+            .max_positions()
+            .saturating_sub(stats.prompt_tokens);
+        if room == 0 {
+            return Err(QuarryError::Generation(format!(
+                "a prompt of {} tokens fills the model's {} positions",
+                stats.prompt_tokens,
+                self.model.max_positions()
+            )));
+        }
         Ok(Sequence {
             matcher: self.decoder.matcher(&request.constraint)?,
             cache,
             logits: Vec::new(),
             pending: body,
             stats,
-            limit: max_new_tokens(prompt.task),
+            limit: max_new_tokens(prompt.task).min(room),
             finished: false,
         })
     }
@@ -264,6 +277,10 @@ fn decide(seq: &mut Sequence, end_of_turn: u32, trie: &TokTrie) -> Option<Vec<u3
             }
         }
     } else {
+        // A forced run stops at the budget too: the model has no positions
+        // past it.
+        let mut forced = forced;
+        forced.truncate(seq.limit - seq.stats.generated_tokens);
         (forced, false)
     };
     if seq.matcher.consume_tokens(&tokens).is_err() {

@@ -467,6 +467,11 @@ impl Qwen2 {
         &self.config
     }
 
+    /// The most positions a sequence may hold (prompt and output).
+    pub fn max_positions(&self) -> usize {
+        self.cos.dim(0).unwrap_or(0)
+    }
+
     pub fn device(&self) -> &Device {
         &self.device
     }
@@ -647,7 +652,7 @@ impl Qwen2 {
             .iter()
             .any(|&p| p as usize >= self.cos.dim(0).unwrap_or(0))
         {
-            candle_core::bail!("a sequence exceeds {MAX_POSITIONS} positions");
+            candle_core::bail!("a sequence exceeds {} positions", self.max_positions());
         }
         for cache in caches.iter_mut() {
             if cache.layers.len() != self.blocks.len() {

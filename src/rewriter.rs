@@ -180,6 +180,340 @@ const CUES: &[(&str, Cited)] = {
     ]
 };
 
+/// Words a rewrite may drop besides the self-reference phrases: the
+/// member's pronouns and the connectives and hedges around a
+/// self-reference ("something like what I do now, but", "a step up from
+/// my current role", "jobs that fit my experience"), in the languages
+/// Quarry reads. Every other word of the query is the member's own
+/// criterion ("full time", "contador", "with less than 10 applicants"),
+/// and a rewrite keeps it.
+const DROPPABLE: &[&str] = &[
+    // English.
+    "i",
+    "im",
+    "ive",
+    "me",
+    "my",
+    "mine",
+    "myself",
+    "we",
+    "our",
+    "us",
+    "someone",
+    "somebody",
+    "something",
+    "anything",
+    "anywhere",
+    "like",
+    "similar",
+    "same",
+    "as",
+    "that",
+    "which",
+    "who",
+    "where",
+    "what",
+    "whats",
+    "but",
+    "also",
+    "just",
+    "other",
+    "another",
+    "from",
+    "with",
+    "to",
+    "for",
+    "in",
+    "at",
+    "on",
+    "of",
+    "the",
+    "a",
+    "an",
+    "and",
+    "or",
+    "current",
+    "currently",
+    "now",
+    "do",
+    "does",
+    "work",
+    "working",
+    "worked",
+    "have",
+    "has",
+    "am",
+    "is",
+    "are",
+    "be",
+    "been",
+    "suited",
+    "suit",
+    "fit",
+    "fits",
+    "fitting",
+    "match",
+    "matches",
+    "matching",
+    "use",
+    "uses",
+    "using",
+    "need",
+    "needs",
+    "requiring",
+    "based",
+    "step",
+    "up",
+    "level",
+    "background",
+    "experience",
+    "years",
+    "profile",
+    "resume",
+    "cv",
+    "skill",
+    "skills",
+    "set",
+    "qualification",
+    "qualifications",
+    "degree",
+    "education",
+    "line",
+    "field",
+    "area",
+    "here",
+    "around",
+    "near",
+    "close",
+    "home",
+    "show",
+    "find",
+    "get",
+    "give",
+    "want",
+    "looking",
+    "look",
+    "search",
+    "please",
+    "can",
+    "could",
+    // Spanish, Portuguese, French, German, Italian, Hinglish.
+    "mi",
+    "mí",
+    "mis",
+    "yo",
+    "que",
+    "como",
+    "de",
+    "en",
+    "para",
+    "con",
+    "cerca",
+    "casa",
+    "meu",
+    "minha",
+    "meus",
+    "minhas",
+    "eu",
+    "perto",
+    "mim",
+    "moi",
+    "mon",
+    "ma",
+    "mes",
+    "je",
+    "près",
+    "chez",
+    "comme",
+    "dans",
+    "ich",
+    "mein",
+    "meine",
+    "meiner",
+    "meinem",
+    "meinen",
+    "wie",
+    "als",
+    "nähe",
+    "io",
+    "mio",
+    "mia",
+    "miei",
+    "mie",
+    "vicino",
+    "per",
+    "mere",
+    "meri",
+    "mera",
+    "apne",
+    "apni",
+    "apna",
+    "mujhe",
+    "main",
+    "ki",
+    "ka",
+    "ke",
+    "only",
+    "ideally",
+    "preferably",
+    "hopefully",
+    "if",
+    "possible",
+    "though",
+    "maybe",
+    // Words of the wider self-reference phrases people write ("at the
+    // bank I work at", "in my vicinity", "nahe meinem Wohnort", "jobs a
+    // person with my kind of background would be good at").
+    "agency",
+    "any",
+    "apply",
+    "autour",
+    "bank",
+    "banking",
+    "best",
+    "business",
+    "by",
+    "cidade",
+    "città",
+    "city",
+    "ciudad",
+    "coin",
+    "college",
+    "commuting",
+    "company",
+    "construction",
+    "country",
+    "counts",
+    "der",
+    "diploma",
+    "distance",
+    "doing",
+    "domain",
+    "donde",
+    "driving",
+    "em",
+    "employer",
+    "engineering",
+    "expertise",
+    "finance",
+    "firm",
+    "good",
+    "government",
+    "healthcare",
+    "hometown",
+    "hospital",
+    "house",
+    "industry",
+    "inside",
+    "it",
+    "job",
+    "jobs",
+    "kind",
+    "lab",
+    "linkedin",
+    "live",
+    "local",
+    "locally",
+    "location",
+    "marketing",
+    "mir",
+    "more",
+    "na",
+    "nahe",
+    "nearby",
+    "neighborhood",
+    "nella",
+    "nursing",
+    "occupation",
+    "office",
+    "one",
+    "organization",
+    "people",
+    "person",
+    "place",
+    "por",
+    "position",
+    "profession",
+    "professional",
+    "province",
+    "qualified",
+    "recommended",
+    "region",
+    "região",
+    "related",
+    "relevant",
+    "research",
+    "restaurant",
+    "retail",
+    "role",
+    "sales",
+    "school",
+    "sector",
+    "seniority",
+    "shehar",
+    "sheher",
+    "should",
+    "startup",
+    "state",
+    "store",
+    "suggest",
+    "tailored",
+    "teaching",
+    "tech",
+    "title",
+    "town",
+    "umgebung",
+    "university",
+    "vicinity",
+    "ville",
+    "vivo",
+    "von",
+    "warehouse",
+    "within",
+    "wohnort",
+    "workplace",
+    "would",
+    "zona",
+    "à",
+];
+
+/// Which of `words` (a query split at whitespace) a rewrite must keep:
+/// every word but those inside a self-reference phrase of [`CUES`], the
+/// [`DROPPABLE`] ones, and words of the profile's values (a value may
+/// replace them: "chef jobs" → "Sous Chef jobs"). A small model that
+/// loses its way otherwise skips the query's own criteria and writes glue
+/// in their place.
+pub fn kept_words(words_of_query: &[String], profile: &Profile) -> Vec<bool> {
+    let in_profile: Vec<String> = profile.values().flat_map(words).collect();
+    let mut normalized: Vec<String> = Vec::new();
+    let mut owner: Vec<usize> = Vec::new();
+    for (at, word) in words_of_query.iter().enumerate() {
+        for part in words(word) {
+            normalized.push(part);
+            owner.push(at);
+        }
+    }
+    let mut keep: Vec<bool> = words_of_query
+        .iter()
+        .map(|word| {
+            let parts = words(word);
+            let droppable = |p: &String| DROPPABLE.contains(&p.as_str()) || in_profile.contains(p);
+            !parts.is_empty() && !parts.iter().all(droppable)
+        })
+        .collect();
+    for &(phrase, _) in CUES {
+        let length = phrase.split(' ').count();
+        let mut from = 0;
+        while let Some(at) = find_phrase(&normalized[from..], phrase) {
+            for &word in &owner[from + at..from + at + length] {
+                keep[word] = false;
+            }
+            from += at + 1;
+        }
+    }
+    keep
+}
+
 /// What the query's self-reference phrases cite: the member's role first,
 /// then the rest in the order the query names them. (A rewrite may cite
 /// them in any order; this order decides which are required when there
@@ -273,6 +607,39 @@ mod tests {
             education: Some("BTech Computer Science".into()),
             ..Profile::default()
         }
+    }
+
+    #[test]
+    fn a_rewrite_keeps_the_queries_own_criteria() {
+        let kept = |query: &str| {
+            let split: Vec<String> = query.split_whitespace().map(str::to_string).collect();
+            let keep = kept_words(&split, &member());
+            split
+                .into_iter()
+                .zip(keep)
+                .filter(|(_, keep)| *keep)
+                .map(|(word, _)| word)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(
+            kept("full time jobs using my skills in my town"),
+            "full time"
+        );
+        assert_eq!(
+            kept("jobs that match my resume with less than 10 applicants"),
+            "less than 10 applicants"
+        );
+        assert_eq!(
+            kept("empleos de contador cerca de mi casa"),
+            "empleos contador"
+        );
+        // A word of the member's own title may give way to the title.
+        assert_eq!(kept("engineer roles at my level, remote"), "roles remote");
+        assert_eq!(
+            kept("something like what I do now, but in Toronto"),
+            "Toronto"
+        );
     }
 
     #[test]

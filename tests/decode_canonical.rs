@@ -118,7 +118,7 @@ fn rewrites_keep_the_query_words_in_order_and_once() {
     };
     for good in [
         "rewrite Sous Chef positions in Naples, Florida, United States, part time\n",
-        "rewrite chef positions with Pastry and Butchery near Naples, Florida, United States\n",
+        "rewrite chef positions with Pastry and Butchery near Naples, Florida, United States, part time\n",
     ] {
         assert!(admits(&constraint, good), "{good:?}");
     }
@@ -131,7 +131,9 @@ fn rewrites_keep_the_query_words_in_order_and_once() {
         "rewrite entry level chef positions in Naples, Florida, United States\n",
         "rewrite chef positions en lavoro in Naples, Florida, United States\n",
         // "near my home" cites the member's place: it must be there.
-        "rewrite senior Sous Chef positions\n",
+        "rewrite senior Sous Chef positions, part time\n",
+        // "part time" is the member's own criterion: it stays.
+        "rewrite chef positions in Naples, Florida, United States\n",
     ] {
         assert!(!admits(&constraint, bad), "{bad:?}");
     }
@@ -154,4 +156,85 @@ fn rewrites_cite_every_skill_the_query_asks_for() {
     ));
     assert!(admits(&constraint, "rewrite jobs using Pastry, Butchery\n"));
     assert!(!admits(&constraint, "rewrite Sous Chef jobs with Pastry\n"));
+}
+
+/// The engine checks the model's top tokens without computing masks, and
+/// llguidance refills the lexer's fuel only with a mask: a long rewrite
+/// with several cited groups once ran dry mid-word ("… in Col").
+#[test]
+fn long_rewrites_with_cited_groups_finish_without_masks() {
+    let profile = Profile {
+        title: Some("Line Cook".into()),
+        location: Some("Austin, Texas, United States".into()),
+        skills: vec![
+            "Food Safety".into(),
+            "Knife Skills".into(),
+            "Inventory Management".into(),
+        ],
+        ..Profile::default()
+    };
+    let constraint = Constraint::Rewrite {
+        query: "part time jobs like mine using my skills in my town",
+        profile: &profile,
+    };
+    let output = "rewrite part time Line Cook jobs with Food Safety, Knife Skills and Inventory Management in Austin, Texas, United States\n";
+    let tokenizer = tokenizer();
+    let decoder = Decoder::new(&tokenizer, tokenizer.vocab_size()).unwrap();
+    let mut matcher = decoder.matcher(&constraint).unwrap();
+    // What a model weighs at each step: the first token of every word it
+    // could write next, checked one at a time as the engine checks its
+    // top candidates.
+    let candidates: Vec<u32> = output
+        .split([' ', ','])
+        .filter(|w| !w.is_empty())
+        .map(|w| tokenizer.encode(&format!(" {w}")).unwrap()[0])
+        .collect();
+    let mut fed: Vec<u32> = Vec::new();
+    while !matcher.is_stopped() {
+        let forced = matcher.compute_ff_tokens();
+        let tokens = if forced.is_empty() {
+            for &candidate in &candidates {
+                matcher.validate_tokens(&[candidate]).unwrap();
+            }
+            let done = tokenizer.decode(&fed).unwrap();
+            vec![tokenizer.encode(&output[done.len()..]).unwrap()[0]]
+        } else {
+            forced
+        };
+        matcher.consume_tokens(&tokens).unwrap();
+        fed.extend(tokens);
+    }
+    assert_eq!(tokenizer.decode(&fed).unwrap(), output);
+}
+
+/// A token may end inside a character (" \u{c3}" of " à"); the grammar then
+/// forces the character's last byte, which must be forced as that byte,
+/// not as a replacement character.
+#[test]
+fn forced_bytes_may_finish_a_character() {
+    let tokenizer = tokenizer();
+    let decoder = Decoder::new(&tokenizer, tokenizer.vocab_size()).unwrap();
+    let profile = Profile {
+        location: Some("Lyon, Auvergne-Rhône-Alpes, France".into()),
+        ..Profile::default()
+    };
+    let mut matcher = decoder
+        .matcher(&Constraint::Rewrite {
+            query: "emplois près de chez moi",
+            profile: &profile,
+        })
+        .unwrap();
+    let mut fed = tokenizer.encode("rewrite emplois").unwrap();
+    let half = decoder.trie().token_id(" \u{e0}".as_bytes().split_at(2).0);
+    let half = half.expect("the vocabulary has a token for a space and a lead byte");
+    fed.push(half);
+    matcher.consume_tokens(&fed).unwrap();
+    let forced = matcher.compute_ff_tokens();
+    assert_eq!(decoder.trie().decode(&forced), vec![0xa0]);
+    matcher.consume_tokens(&forced).unwrap();
+    let rest = tokenizer
+        .encode(" Lyon, Auvergne-Rhône-Alpes, France\n")
+        .unwrap();
+    matcher.consume_tokens(&rest).unwrap();
+    assert!(matcher.is_stopped());
 }
