@@ -393,7 +393,14 @@ impl RewriteShape {
                 .map(|values| {
                     let mut chain = String::from("(SEP PIECE)*");
                     for value in values {
-                        chain.push_str(&format!(" SEP {} (SEP PIECE)*", literal(value)));
+                        // A region or a country is cited alone or inside
+                        // the whole place ("em Ananindeua, Pará, Brazil").
+                        let holders = self
+                            .insertions
+                            .iter()
+                            .map(String::as_str)
+                            .filter(|p| p.contains(value.as_str()));
+                        chain.push_str(&format!(" SEP ({}) (SEP PIECE)*", one_of(holders)));
                     }
                     format!("({chain})")
                 })

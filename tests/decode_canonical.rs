@@ -238,3 +238,27 @@ fn forced_bytes_may_finish_a_character() {
     matcher.consume_tokens(&rest).unwrap();
     assert!(matcher.is_stopped());
 }
+
+/// "in my region" is answered by the region alone or by the whole place
+/// that holds it.
+#[test]
+fn a_cited_region_may_stand_inside_the_whole_place() {
+    let profile = Profile {
+        title: Some("Software Engineer".into()),
+        location: Some("Ananindeua, Pará, Brazil".into()),
+        ..Profile::default()
+    };
+    let constraint = Constraint::Rewrite {
+        query: "trabalho de engenheiro na minha região",
+        profile: &profile,
+    };
+    assert!(admits(
+        &constraint,
+        "rewrite trabalho de engenheiro em Ananindeua, Pará, Brazil\n"
+    ));
+    assert!(admits(
+        &constraint,
+        "rewrite trabalho de engenheiro em Pará\n"
+    ));
+    assert!(!admits(&constraint, "rewrite trabalho de engenheiro\n"));
+}

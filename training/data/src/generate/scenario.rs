@@ -1320,6 +1320,16 @@ impl<'p> Gen<'p> {
                 let mut parts = role_or_jobs(self, rng);
                 if rng.chance(0.2) {
                     parts.insert(0, Part::plain("other"));
+                } else if rng.chance(0.1) {
+                    // "other teams hiring at my current firm": a move
+                    // inside the member's own employer.
+                    parts = vec![Part::plain(*rng.pick(&[
+                        "other teams hiring",
+                        "which teams are hiring",
+                        "other departments hiring",
+                        "internal openings",
+                        "internal transfers",
+                    ]))];
                 }
                 parts.push(Part::marker(
                     *rng.pick(lists::COMPANY_PHRASES),
