@@ -260,7 +260,7 @@ fn decide(seq: &mut Sequence, end_of_turn: u32, trie: &TokTrie) -> Option<Vec<u3
         seq.finished = true;
         return None;
     }
-    let forced = seq.matcher.compute_ff_tokens();
+    let mut forced = seq.matcher.compute_ff_tokens();
     let (tokens, free) = if forced.is_empty() {
         let chosen = likely_allowed(seq, end_of_turn, trie).or_else(|| {
             let mask = seq.matcher.compute_mask().ok()?;
@@ -279,7 +279,6 @@ fn decide(seq: &mut Sequence, end_of_turn: u32, trie: &TokTrie) -> Option<Vec<u3
     } else {
         // A forced run stops at the budget too: the model has no positions
         // past it.
-        let mut forced = forced;
         forced.truncate(seq.limit - seq.stats.generated_tokens);
         (forced, false)
     };

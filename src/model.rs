@@ -650,7 +650,7 @@ impl Qwen2 {
         }
         if positions
             .iter()
-            .any(|&p| p as usize >= self.cos.dim(0).unwrap_or(0))
+            .any(|&p| p as usize >= self.max_positions())
         {
             candle_core::bail!("a sequence exceeds {} positions", self.max_positions());
         }
