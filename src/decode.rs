@@ -248,6 +248,9 @@ pub struct RewriteShape {
     /// Whether each query word must be kept ([`crate::rewriter::kept_words`]).
     pub kept: Vec<bool>,
     pub insertions: Vec<String>,
+    /// Where [`GLUE`] starts in `insertions`: the pieces before are the
+    /// member's values.
+    pub glue_from: usize,
     /// Values the rewrite must contain, in groups that may come in any
     /// order (values within a group in theirs): what the query's phrases
     /// cite ([`crate::rewriter::cited_values`]).
@@ -261,14 +264,14 @@ impl RewriteShape {
             .map(str::to_string)
             .collect();
         let mut insertions: Vec<String> = Vec::new();
-        let mut add = |piece: &str| {
+        let add = |insertions: &mut Vec<String>, piece: &str| {
             let piece = as_piece(piece);
             if !piece.is_empty() && !insertions.contains(&piece) {
                 insertions.push(piece);
             }
         };
         for value in profile.values() {
-            add(value);
+            add(&mut insertions, value);
         }
         // A profile place is copied whole, so that a name with a comma
         // ("Technology, Information and Internet") cannot be cut and
@@ -284,12 +287,13 @@ impl RewriteShape {
         ] {
             if asks(wanted) {
                 for value in crate::rewriter::values_of(part, profile) {
-                    add(&value);
+                    add(&mut insertions, &value);
                 }
             }
         }
+        let glue_from = insertions.len();
         for glue in GLUE {
-            add(glue);
+            add(&mut insertions, glue);
         }
         // A required value must be a piece, and all of them leave room for
         // the query's words in a rewrite no longer than a query, or the
@@ -313,6 +317,7 @@ impl RewriteShape {
             kept: crate::rewriter::kept_words(&query_words, profile),
             query_words,
             insertions,
+            glue_from,
             required,
         }
     }
@@ -322,32 +327,52 @@ impl RewriteShape {
     pub fn admits(&self, rewrite: &str) -> bool {
         let n = rewrite.len();
         let words = self.query_words.len();
-        // reach[at][k]: a piece may start at byte `at` with the query's
-        // words from the k-th on still unused.
-        let mut reach = vec![vec![false; words + 1]; n + 1];
-        reach[0][0] = true;
+        // A state: the query's words from the k-th on still unused, and in
+        // the current gap `glue` glue pieces in a row after `values` values.
+        let state = |k: usize, glue: usize, values: usize| {
+            (k * (MAX_GLUE_IN_A_ROW + 1) + glue) * (MAX_VALUES_PER_GAP + 1) + values
+        };
+        let states = state(words + 1, 0, 0);
+        // reach[at][state]: a piece may start at byte `at` in that state.
+        let mut reach = vec![vec![false; states]; n + 1];
+        reach[0][state(0, 0, 0)] = true;
         let mut done = false;
         for at in 0..n {
             for k in 0..=words {
-                if !reach[at][k] {
-                    continue;
-                }
-                let insertions = self.insertions.iter().map(|p| (p, k));
-                // The next query word, or a later one past words it may drop.
-                let skippable = self.kept[k..].iter().take_while(|&&kept| !kept).count();
-                let query =
-                    (k..words.min(k + skippable + 1)).map(|j| (&self.query_words[j], j + 1));
-                for (piece, next) in insertions.chain(query) {
-                    if !rewrite[at..].starts_with(piece.as_str()) {
-                        continue;
-                    }
-                    let end = at + piece.len();
-                    if end == n {
-                        done |= !self.kept[next..].contains(&true);
-                    } else if rewrite[end..].starts_with(", ") {
-                        reach[end + 2][next] = true;
-                    } else if rewrite[end..].starts_with(' ') {
-                        reach[end + 1][next] = true;
+                for glue in 0..=MAX_GLUE_IN_A_ROW {
+                    for values in 0..=MAX_VALUES_PER_GAP {
+                        if !reach[at][state(k, glue, values)] {
+                            continue;
+                        }
+                        let mut next_states: Vec<(&str, usize)> = Vec::new();
+                        for (i, piece) in self.insertions.iter().enumerate() {
+                            let is_glue = i >= self.glue_from;
+                            if is_glue && glue < MAX_GLUE_IN_A_ROW {
+                                next_states.push((piece, state(k, glue + 1, values)));
+                            } else if !is_glue && values < MAX_VALUES_PER_GAP {
+                                next_states.push((piece, state(k, 0, values + 1)));
+                            }
+                        }
+                        // The next query word, or a later one past words it may drop.
+                        let skippable = self.kept[k..].iter().take_while(|&&kept| !kept).count();
+                        for j in k..words.min(k + skippable + 1) {
+                            next_states.push((&self.query_words[j], state(j + 1, 0, 0)));
+                        }
+                        for (piece, next) in next_states {
+                            if !rewrite[at..].starts_with(piece) {
+                                continue;
+                            }
+                            let end = at + piece.len();
+                            let unused =
+                                next / ((MAX_GLUE_IN_A_ROW + 1) * (MAX_VALUES_PER_GAP + 1));
+                            if end == n {
+                                done |= !self.kept[unused..].contains(&true);
+                            } else if rewrite[end..].starts_with(", ") {
+                                reach[end + 2][next] = true;
+                            } else if rewrite[end..].starts_with(' ') {
+                                reach[end + 1][next] = true;
+                            }
+                        }
                     }
                 }
             }
@@ -371,8 +396,15 @@ impl RewriteShape {
         // out a leading comma). The order is a chain of the query's words,
         // the droppable ones optional, each followed by its own insertions:
         // a dropped word takes its insertions with it, so dropping words
-        // cannot lengthen a run of insertions.
-        let slot = format!("(SEP INSERT){{0,{MAX_INSERTIONS_PER_GAP}}}");
+        // cannot lengthen a run of insertions. Within a gap glue comes at
+        // most two in a row: a model that has lost its way cannot fill the
+        // gap with "in the em the em the".
+        let glue_run = format!("(SEP GLUE){{0,{MAX_GLUE_IN_A_ROW}}}");
+        let slot = if self.glue_from == 0 {
+            glue_run
+        } else {
+            format!("{glue_run} (SEP VALUE {glue_run}){{0,{MAX_VALUES_PER_GAP}}}")
+        };
         let mut order = slot.clone();
         for (word, &kept) in self.query_words.iter().zip(&self.kept) {
             let step = format!("SEP {} {slot}", literal(word));
@@ -384,6 +416,13 @@ impl RewriteShape {
         }
         let mut text = String::from("ORDER & / .*/");
         let mut terminals = String::new();
+        let values = match self.glue_from {
+            0 => String::new(),
+            _ => format!(
+                "VALUE: {}\n",
+                one_of(self.insertions[..self.glue_from].iter().map(String::as_str))
+            ),
+        };
         if !self.required.is_empty() {
             // The cited values as chains of whole pieces, one per order of
             // the groups: a few linear chains keep the lexer small where a
@@ -409,8 +448,8 @@ impl RewriteShape {
             terminals = format!("CITED: {}\nPIECE: {}\n", chains.join(" | "), one_of(pieces));
         }
         format!(
-            "TEXT: {text}\nINSERT: {}\nORDER: {order}\nSEP: \" \" | \", \"\n{terminals}",
-            one_of(self.insertions.iter().map(String::as_str)),
+            "TEXT: {text}\nGLUE: {}\n{values}ORDER: {order}\nSEP: \" \" | \", \"\n{terminals}",
+            one_of(self.insertions[self.glue_from..].iter().map(String::as_str)),
         )
     }
 }
@@ -420,11 +459,16 @@ fn as_piece(text: &str) -> String {
     span_source(text).trim().to_string()
 }
 
-/// The most insertions between two of the query's words ("with Kubernetes
-/// and Terraform in Noida, Uttar Pradesh, India" is six). With the query's
-/// words used once each this bounds a rewrite without counting its
+/// The most profile values between two of the query's words ("with
+/// Kubernetes and Terraform in Noida, Uttar Pradesh, India" has three), each
+/// with at most [`MAX_GLUE_IN_A_ROW`] glue pieces around it. With the
+/// query's words used once each this bounds a rewrite without counting its
 /// characters, which would multiply the lexer's states by the count.
-const MAX_INSERTIONS_PER_GAP: usize = 8;
+const MAX_VALUES_PER_GAP: usize = 5;
+
+/// The most glue pieces in a row ("jobs in the"; "in the em the" is a model
+/// that has lost its way).
+const MAX_GLUE_IN_A_ROW: usize = 2;
 
 /// The most groups of cited values a rewrite must hold (their orders are
 /// enumerated: 3! = 6 chains).

@@ -14,7 +14,6 @@ use std::ops::ControlFlow;
 use candle_core::{Device, Tensor};
 use llguidance::toktrie::TokTrie;
 
-use crate::contract::MAX_QUERY_BYTES;
 use crate::decode::Decoder;
 use crate::error::{QuarryError, Result};
 use crate::generator::{GenerationRequest, GenerationStats, Generator};
@@ -27,14 +26,15 @@ use crate::tokenizer::Tokenizer;
 ///
 /// Planner and suggester grammars are bounded, and these budgets cover
 /// their longest output even at one byte per token (five taxonomy names).
-/// A rewrite is bounded by its shape ([`crate::decode::RewriteShape`]), and
-/// one longer than a query is refused ([`crate::rewriter::check`]), so its
-/// budget covers every rewrite that could be used. Only the tagger's list
-/// of calls is open-ended.
+/// A rewrite is bounded by its shape ([`crate::decode::RewriteShape`]); its
+/// budget holds the longest rewrite in the training data (156 bytes) even
+/// at one byte per token, and one that runs past it is a model babbling,
+/// which the router replaces ([`crate::rewriter::settle`]) rather than wait
+/// for. Only the tagger's list of calls is open-ended.
 pub fn max_new_tokens(task: Task) -> usize {
     match task {
         Task::Planner => 32,
-        Task::Rewriter => MAX_QUERY_BYTES + 16,
+        Task::Rewriter => 192,
         Task::Tagger => 256,
         Task::Suggester => 400,
     }

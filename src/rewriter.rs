@@ -7,7 +7,7 @@
 //! requires that part's value, so a small model that drops a skill or
 //! forgets the place cannot: it still chooses the wording and the order.
 
-use crate::contract::{Input, Profile, MAX_QUERY_BYTES};
+use crate::contract::{Input, Profile, Seniority, MAX_QUERY_BYTES};
 use crate::text::{find_phrase, words};
 
 /// Self-reference with no profile keeps the query as it is (spec).
@@ -67,6 +67,13 @@ const CUES: &[(&str, Cited)] = {
         ("in my neighborhood", Place),
         ("in my neighbourhood", Place),
         ("my neck of the woods", Place),
+        ("around here", Place),
+        ("near here", Place),
+        ("near home", Place),
+        ("local to me", Place),
+        ("close to where i live", Place),
+        ("within driving distance", Place),
+        ("in my location", Place),
         ("within commuting distance", Place),
         ("in my state", Region),
         ("in my province", Region),
@@ -139,6 +146,8 @@ const CUES: &[(&str, Cited)] = {
         ("for my skills", Skills),
         ("based on my skills", Skills),
         ("match my qualifications", Title),
+        ("my background", Title),
+        ("my experience", Title),
         ("my degree", Education),
         ("my education", Education),
         ("my qualifications", Education),
@@ -211,7 +220,7 @@ const DROPPABLE: &[&str] = &[
     // current position", "roles that leverage my skills, ideally").
     "leverage", "utilize", "utilise", "suitable", "suits", "qualify", "ideal", "perfect", "right",
     "above", "next", "promotion", "higher", "only", "ideally", "preferably", "hopefully", "if",
-    "possible", "though", "maybe",
+    "possible", "though", "maybe", "open", "out", "there", "available",
     // Words of the wider self-reference phrases people write ("at the
     // bank I work at", "in my vicinity", "nahe meinem Wohnort", "jobs a
     // person with my kind of background would be good at").
@@ -248,47 +257,362 @@ pub fn kept_words(words_of_query: &[String], profile: &Profile) -> Vec<bool> {
         owner.extend(std::iter::repeat_n(at, parts.len()));
         normalized.extend(parts);
     }
-    for &(phrase, _) in CUES {
-        let length = phrase.split(' ').count();
-        let mut from = 0;
-        while let Some(at) = find_phrase(&normalized[from..], phrase) {
-            for &word in &owner[from + at..from + at + length] {
-                keep[word] = false;
-            }
-            from += at + 1;
+    for phrase in phrases(&normalized) {
+        for &word in &owner[phrase.at..phrase.at + phrase.len] {
+            keep[word] = false;
         }
     }
     keep
 }
 
+/// A self-reference phrase found in a query's words: where it starts, how
+/// many words it has, and what it cites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Phrase {
+    at: usize,
+    len: usize,
+    cited: Cited,
+    lang: Lang,
+}
+
+/// The self-reference phrases in `words`, in the order they start. A
+/// phrase inside a longer one counts as the longer one: "in my area of
+/// expertise" is a field, not "in my area".
+fn phrases(words: &[String]) -> Vec<Phrase> {
+    let mut found: Vec<Phrase> = Vec::new();
+    for &(phrase, cited) in CUES {
+        let len = phrase.split(' ').count();
+        let mut from = 0;
+        while let Some(at) = find_phrase(&words[from..], phrase) {
+            found.push(Phrase {
+                at: from + at,
+                len,
+                cited,
+                lang: Lang::of(phrase),
+            });
+            from += at + 1;
+        }
+    }
+    let inside = |p: &Phrase| {
+        found
+            .iter()
+            .any(|q| q.len > p.len && q.at <= p.at && p.at + p.len <= q.at + q.len)
+    };
+    let mut outer: Vec<Phrase> = found.iter().copied().filter(|p| !inside(p)).collect();
+    outer.sort_by_key(|p| p.at);
+    outer
+}
+
 /// What the query's self-reference phrases cite: the member's role first,
 /// then the rest in the order the query names them. (A rewrite may cite
 /// them in any order; this order decides which are required when there
-/// are more than the grammar takes.) A phrase
-/// inside a longer one counts as the longer one: "in my area of expertise"
-/// is a field, not "in my area".
+/// are more than the grammar takes.)
 pub fn cues(query: &str) -> Vec<Cited> {
-    let words = words(query);
-    let matches: Vec<(usize, usize, Cited)> = CUES
-        .iter()
-        .filter_map(|&(phrase, what)| {
-            find_phrase(&words, phrase).map(|at| (at, phrase.split(' ').count(), what))
-        })
-        .collect();
-    let inside = |&(at, len, _): &(usize, usize, Cited)| {
-        matches
-            .iter()
-            .any(|&(a, l, _)| l > len && a <= at && at + len <= a + l)
-    };
     let mut found: Vec<(bool, usize, Cited)> = Vec::new();
-    for m in matches.iter().filter(|m| !inside(m)) {
-        let (at, _, what) = *m;
-        if !found.iter().any(|&(_, _, w)| w == what) {
-            found.push((!matches!(what, Cited::Title | Cited::Level), at, what));
+    for p in phrases(&words(query)) {
+        if !found.iter().any(|&(_, _, w)| w == p.cited) {
+            found.push((
+                !matches!(p.cited, Cited::Title | Cited::Level),
+                p.at,
+                p.cited,
+            ));
         }
     }
     found.sort_by_key(|&(later, at, _)| (later, at));
     found.into_iter().map(|(_, _, what)| what).collect()
+}
+
+/// The language of a self-reference phrase, for the words that lead into
+/// what it cites ("near me" → "in …", "cerca de mí" → "en …").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lang {
+    En,
+    Es,
+    Pt,
+    Fr,
+    De,
+    It,
+    Hi,
+}
+
+impl Lang {
+    fn of(phrase: &str) -> Lang {
+        let first = phrase.split(' ').next().unwrap_or("");
+        match first {
+            "cerca" | "en" => Lang::Es,
+            "perto" | "na" => Lang::Pt,
+            "près" | "dans" => Lang::Fr,
+            "wie" => Lang::De,
+            "in" if phrase.contains("meiner") => Lang::De,
+            "vicino" | "nella" => Lang::It,
+            "mere" | "apne" => Lang::Hi,
+            _ => Lang::En,
+        }
+    }
+
+    /// The word before a cited value, and the one before a list's last item.
+    fn lead(self, cited: Cited) -> (&'static str, &'static str) {
+        use Cited::*;
+        use Lang::*;
+        let and = match self {
+            En | Hi => "and",
+            Es => "y",
+            Pt | It => "e",
+            Fr => "et",
+            De => "und",
+        };
+        let lead = match (cited, self) {
+            // "mere shehar mein …": the phrase's own "mein" follows.
+            (_, Hi) => "",
+            (Place | Region | Country | Industry, En | De) => "in",
+            (Place | Region | Country | Industry, Es) => "en",
+            (Place | Region | Country | Industry, Pt) => "em",
+            (Place, Fr) => "à",
+            (Region | Country | Industry, Fr) => "en",
+            (Place, It) => "a",
+            (Region | Country | Industry, It) => "in",
+            (Company, En) => "at",
+            (Company, Es) => "en",
+            (Company, Pt) => "na",
+            (Company, Fr) => "chez",
+            (Company, De) => "bei",
+            (Company, It) => "presso",
+            (Title, En) => "for",
+            (Title, Es | Pt | Fr) => "de",
+            (Title, De) => "als",
+            (Title, It) => "come",
+            (Skills | Education | Level, En) => "with",
+            (Skills | Education | Level, Es | It) => "con",
+            (Skills | Education | Level, Pt) => "com",
+            (Skills | Education | Level, Fr) => "avec",
+            (Skills | Education | Level, De) => "mit",
+        };
+        (lead, and)
+    }
+}
+
+/// Words that lead into a self-reference phrase and go with it ("jobs
+/// *that* use my skills" → "jobs with Kubernetes and Terraform").
+#[rustfmt::skip]
+const LEAD_INS: &[&str] = &[
+    "in", "at", "with", "for", "that", "which", "who", "to", "using", "use", "uses", "matching",
+    "match", "matches", "fit", "fits", "suited", "suit", "requiring", "need", "needs", "leverage",
+    "utilize", "like", "similar",
+];
+
+/// Words that name no criterion before a query's jobs word ("show me full
+/// time jobs").
+#[rustfmt::skip]
+const OPENERS: &[&str] = &[
+    "show", "me", "find", "i", "need", "want", "looking", "for", "any", "some", "more", "other",
+    "new", "full", "time", "part", "fulltime", "parttime", "remote", "hybrid", "contract",
+    "temporary", "permanent", "please",
+];
+
+/// Words for jobs that a role may stand before ("Barista jobs").
+#[rustfmt::skip]
+const JOBS_WORDS: &[&str] = &[
+    "jobs", "job", "roles", "role", "positions", "position", "openings", "opening", "vacancies",
+    "opportunities", "gigs", "work",
+];
+
+/// The query with each self-reference phrase replaced by what it cites,
+/// led in by a word of the phrase's language: "jobs that use my skills
+/// near me" → "jobs with Kubernetes and Terraform in Noida, Uttar Pradesh,
+/// India". `None` when the query has no such phrase, or the profile lacks
+/// what one cites.
+pub fn substitute(query: &str, profile: &Profile) -> Option<String> {
+    let tokens: Vec<&str> = query.split_whitespace().collect();
+    let mut normalized: Vec<String> = Vec::new();
+    let mut owner: Vec<usize> = Vec::new();
+    for (at, token) in tokens.iter().enumerate() {
+        let parts = words(token);
+        owner.extend(std::iter::repeat_n(at, parts.len()));
+        normalized.extend(parts);
+    }
+    let found = phrases(&normalized);
+    if found.is_empty() {
+        return None;
+    }
+    // Each token is either kept, dropped, or replaced by a phrase's values.
+    let mut replaced: Vec<Option<String>> = tokens.iter().map(|t| Some(t.to_string())).collect();
+    // The member's role goes before a jobs word that opens the query, as
+    // the training data writes it ("full time jobs using my skills" →
+    // "full time Barista jobs with …"); else a role phrase leads it in.
+    let is = |list: &[&str], token: &str| {
+        let parts = words(token);
+        !parts.is_empty() && parts.iter().all(|w| list.contains(&w.as_str()))
+    };
+    let mut role_slot = tokens
+        .iter()
+        .position(|t| !is(OPENERS, t))
+        .filter(|&at| is(JOBS_WORDS, tokens[at]));
+    let mut cited_so_far: Vec<String> = Vec::new();
+    let mut end_of_last = 0;
+    for phrase in found {
+        let first = owner[phrase.at];
+        let last = owner[phrase.at + phrase.len - 1];
+        if first < end_of_last {
+            continue; // overlaps the phrase before it
+        }
+        let floor = end_of_last;
+        end_of_last = last + 1;
+        let values: Vec<String> = match phrase.cited {
+            Cited::Level => vec![level_words(profile.seniority?).to_string()],
+            cited => values_of(cited, profile),
+        };
+        if values.is_empty() {
+            return None;
+        }
+        // "near me in my country": the place already names the country.
+        let values: Vec<String> = values
+            .into_iter()
+            .filter(|v| !cited_so_far.iter().any(|c| c.contains(v.as_str())))
+            .collect();
+        cited_so_far.extend(values.iter().cloned());
+        let mut values = values;
+        if let (Cited::Title | Cited::Skills, Some(title), Some(slot)) =
+            (phrase.cited, &profile.title, role_slot)
+        {
+            if slot < first {
+                replaced[slot] = Some(format!("{title} {}", tokens[slot]));
+                values.retain(|v| v != title);
+                role_slot = None;
+            }
+        }
+        let text = match phrase.cited {
+            Cited::Level if !values.is_empty() => format!("at {} level", values[0]),
+            _ if values.is_empty() => String::new(),
+            cited => {
+                let (lead, and) = phrase.lang.lead(cited);
+                let list = match values.as_slice() {
+                    [one] => one.clone(),
+                    [init @ .., last] => format!("{} {and} {last}", init.join(", ")),
+                    [] => String::new(),
+                };
+                format!("{lead} {list}").trim().to_string()
+            }
+        };
+        // What stuck to the phrase's last token stays ("around here," → "…,").
+        let tail: String = {
+            let token = tokens[last];
+            let kept = token.trim_end_matches(|c: char| !c.is_alphanumeric());
+            token[kept.len()..].to_string()
+        };
+        for slot in &mut replaced[first..=last] {
+            *slot = None;
+        }
+        let mut lead_in = first;
+        while lead_in > floor && is(LEAD_INS, tokens[lead_in - 1]) {
+            lead_in -= 1;
+            replaced[lead_in] = None;
+        }
+        let text = format!("{text}{tail}");
+        if !text.is_empty() {
+            replaced[first] = Some(text);
+        }
+    }
+    let rewrite = replaced.into_iter().flatten().collect::<Vec<_>>().join(" ");
+    check(&rewrite).ok()
+}
+
+/// A seniority as a rewrite writes it ("at senior level").
+fn level_words(level: Seniority) -> &'static str {
+    match level {
+        Seniority::Internship => "internship",
+        Seniority::EntryLevel => "entry",
+        Seniority::Associate => "associate",
+        Seniority::MidSenior => "senior",
+        Seniority::Director => "director",
+        Seniority::Executive => "executive",
+    }
+}
+
+/// Whether a model's rewrite has lost its way:
+/// - a member's value written twice where the query had it at most once;
+/// - more glue than values ("physio roles for with in United Kingdom"),
+///   glue being every word that is neither a value's nor one of the
+///   query's own (a self-reference phrase's words left behind count:
+///   "in the woods");
+/// - or one of the query's criteria gone ("welder jobs anywhere in my
+///   country" → "anywhere in United Kingdom"): a query word that is not
+///   [`DROPPABLE`], not in a phrase, and not a word of a value written.
+pub fn babbles(rewrite: &str, query: &str, profile: &Profile) -> bool {
+    let query_words = words(query);
+    let mut in_phrase = vec![false; query_words.len()];
+    for phrase in phrases(&query_words) {
+        in_phrase[phrase.at..phrase.at + phrase.len].fill(true);
+    }
+    let mut left: Vec<Option<String>> = words(rewrite).into_iter().map(Some).collect();
+    let mut values: Vec<Vec<String>> = profile
+        .values()
+        .map(str::to_string)
+        .chain(values_of(Cited::Region, profile))
+        .chain(values_of(Cited::Country, profile))
+        .map(|v| words(&v))
+        .filter(|v| !v.is_empty())
+        .collect();
+    // Longest first, so that a region inside the written place is not
+    // counted again.
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values.dedup();
+    let mut inserted = 0;
+    let mut value_words: Vec<&String> = Vec::new();
+    for value in &values {
+        let in_query = query_words
+            .windows(value.len())
+            .filter(|w| w == value)
+            .count();
+        let mut written = 0;
+        let mut at = 0;
+        while at + value.len() <= left.len() {
+            let here = left[at..at + value.len()]
+                .iter()
+                .zip(value)
+                .all(|(word, v)| word.as_deref() == Some(v.as_str()));
+            if here {
+                left[at..at + value.len()].fill(None);
+                written += 1;
+                at += value.len();
+            } else {
+                at += 1;
+            }
+        }
+        if written > in_query.max(1) {
+            return true;
+        }
+        if written > 0 {
+            value_words.extend(value);
+        }
+        inserted += written.saturating_sub(in_query);
+    }
+    let mut unused: Vec<&String> = query_words
+        .iter()
+        .zip(&in_phrase)
+        .filter(|(_, &phrase)| !phrase)
+        .map(|(word, _)| word)
+        .collect();
+    let mut glue = 0;
+    for word in left.into_iter().flatten() {
+        match unused.iter().position(|q| **q == word) {
+            Some(at) => {
+                unused.swap_remove(at);
+            }
+            None => glue += 1,
+        }
+    }
+    let lost = |word: &&String| !DROPPABLE.contains(&word.as_str()) && !value_words.contains(word);
+    glue > inserted || unused.iter().any(lost)
+}
+
+/// The rewrite to use: the model's, unless it babbles ([`babbles`]) or
+/// never finished; then the query with its phrases replaced
+/// ([`substitute`]) when that can be built, else whatever the model left.
+pub fn settle(model: Option<String>, query: &str, profile: &Profile) -> Option<String> {
+    match model {
+        Some(text) if !babbles(&text, query, profile) => Some(text),
+        model => substitute(query, profile).or(model),
+    }
 }
 
 /// The profile values a rewrite of `query` must contain: one group per
@@ -387,6 +711,101 @@ mod tests {
             kept("something like what I do now, but in Toronto"),
             "Toronto"
         );
+    }
+
+    #[test]
+    fn substitution_replaces_each_phrase_with_what_it_cites() {
+        let profile = Profile {
+            seniority: Some(Seniority::MidSenior),
+            ..member()
+        };
+        let sub = |query: &str| substitute(query, &profile);
+        assert_eq!(
+            sub("jobs that use my skills near me, posted today").as_deref(),
+            Some("Site Reliability Engineer jobs with Kubernetes and Terraform in Noida, Uttar Pradesh, India, posted today")
+        );
+        assert_eq!(
+            sub("full time roles similar to mine but in pune").as_deref(),
+            Some("full time Site Reliability Engineer roles but in pune")
+        );
+        // The query's own role stays; the skills join it.
+        assert_eq!(
+            sub("devops openings that use my skills").as_deref(),
+            Some("devops openings with Kubernetes and Terraform")
+        );
+        assert_eq!(
+            sub("what's open in my line of work in chicago").as_deref(),
+            Some("what's open for Site Reliability Engineer in chicago")
+        );
+        assert_eq!(
+            sub("mere shehar mein data engineer ki naukri chahiye").as_deref(),
+            Some("Noida, Uttar Pradesh, India mein data engineer ki naukri chahiye")
+        );
+        assert_eq!(
+            sub("Stellen wie meine in München").as_deref(),
+            Some("Stellen als Site Reliability Engineer in München")
+        );
+        assert_eq!(
+            sub("sre roles anywhere in my state paying 40 lpa").as_deref(),
+            Some("sre roles anywhere in Uttar Pradesh paying 40 lpa")
+        );
+        assert_eq!(
+            sub("go developer jobs at my level").as_deref(),
+            Some("go developer jobs at senior level")
+        );
+        // A lead-in that the replacement's own word stands for goes.
+        assert_eq!(
+            sub("barista jobs in my neck of the woods").as_deref(),
+            Some("barista jobs in Noida, Uttar Pradesh, India")
+        );
+        assert_eq!(
+            sub("jobs for someone with my degree").as_deref(),
+            Some("jobs for someone with BTech Computer Science")
+        );
+        // Nothing to replace, or nothing to replace it with.
+        assert_eq!(sub("sre jobs in noida"), None);
+        assert_eq!(sub("jobs at my company"), None);
+    }
+
+    #[test]
+    fn a_rewrite_babbles_when_it_repeats_values_or_writes_more_glue_than_values() {
+        let profile = member();
+        let babble = |rewrite: &str, query: &str| babbles(rewrite, query, &profile);
+        assert!(!babble(
+            "Site Reliability Engineer jobs with Kubernetes and Terraform in Noida, Uttar Pradesh, India",
+            "jobs that use my skills near me"
+        ));
+        // A region inside the whole place is not a second citation.
+        assert!(!babble(
+            "sre jobs in Noida, Uttar Pradesh, India",
+            "sre jobs in my state"
+        ));
+        // The query's own word may come back as the member's value.
+        assert!(!babble(
+            "Site Reliability Engineer roles in Noida, Uttar Pradesh, India",
+            "site reliability engineer roles near me"
+        ));
+        assert!(babble(
+            "jobs in Uttar Pradesh over 90k in Uttar Pradesh em in Uttar Pradesh",
+            "jobs in my province over 90k"
+        ));
+        assert!(babble(
+            "physio roles for with in India paying over 40k",
+            "physio roles anywhere in my country paying over 40k"
+        ));
+        // A phrase's words left behind are glue; a criterion must stay.
+        assert!(babble(
+            "barista jobs in Noida, Uttar Pradesh, India in the woods",
+            "barista jobs in my neck of the woods"
+        ));
+        assert!(babble(
+            "anywhere in India, contract ok",
+            "welder jobs anywhere in my country, contract ok"
+        ));
+        assert!(!babble(
+            "welder jobs anywhere in India, contract ok",
+            "welder jobs anywhere in my country, contract ok"
+        ));
     }
 
     #[test]

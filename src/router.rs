@@ -138,32 +138,33 @@ impl<'r, 't, 's> Run<'r, 't, 's> {
         if intent == Intent::SelfReference {
             let rewrite = match &input.profile {
                 Some(profile) if rewriter::needs_model(input) => {
-                    let mut rewrite = None;
+                    let mut written = None;
                     let constraint = Constraint::Rewrite { query, profile };
-                    self.stage(
+                    self.stage_ending(
                         &prompt::rewriter(query, profile, style),
                         constraint,
-                        |run, event| match event {
+                        CutOff::IsDropped,
+                        |_, event| match event {
+                            // One longer than a query babbles too.
                             Event::Rewrite(text) => {
-                                let text = rewriter::check(&text)?;
-                                run.emit(&Event::Rewrite(text.clone()));
-                                rewrite = Some(text);
+                                written = rewriter::check(&text).ok();
                                 Ok(())
                             }
                             other => Err(unexpected("rewriter", &other)),
                         },
                     )?;
-                    match rewrite {
-                        Some(text) => text,
-                        // The rewriter ran out of budget before finishing
-                        // (a model babbling insertions): the stream has
-                        // reported the cut-off, and the output keeps the
-                        // query as written, as it does without a profile.
-                        None => {
-                            output.rewritten_query = Some(query.to_string());
-                            return Ok(output);
-                        }
+                    if !self.out.live() {
+                        output.rewritten_query = Some(query.to_string());
+                        return Ok(output);
                     }
+                    // A rewrite that babbles, is too long, or was cut off by
+                    // the budget gives way to the query with its phrases
+                    // replaced ([`rewriter::settle`]); failing that the
+                    // query stays as written, as without a profile.
+                    let rewrite = rewriter::settle(written, query, profile)
+                        .unwrap_or_else(|| query.to_string());
+                    self.out.emit(&Event::Rewrite(rewrite.clone()));
+                    rewrite
                 }
                 _ => {
                     self.out.emit(&Event::Rewrite(query.to_string()));
@@ -257,6 +258,17 @@ impl<'r, 't, 's> Run<'r, 't, 's> {
         &mut self,
         prompt: &Prompt,
         constraint: Constraint<'_>,
+        on_event: impl FnMut(&mut Emitter<'_, '_>, Event) -> std::result::Result<(), String>,
+    ) -> Result<()> {
+        self.stage_ending(prompt, constraint, CutOff::Fails, on_event)
+    }
+
+    /// [`Self::stage`], saying what a last piece cut off by the budget does.
+    fn stage_ending(
+        &mut self,
+        prompt: &Prompt,
+        constraint: Constraint<'_>,
+        cut_off: CutOff,
         mut on_event: impl FnMut(&mut Emitter<'_, '_>, Event) -> std::result::Result<(), String>,
     ) -> Result<()> {
         if !self.out.live() {
@@ -274,12 +286,28 @@ impl<'r, 't, 's> Run<'r, 't, 's> {
                 ControlFlow::Break(())
             }
         })?;
-        for event in self.parser.finish() {
-            self.out.handle(event, &mut on_event);
+        match cut_off {
+            CutOff::Fails => {
+                for event in self.parser.finish() {
+                    self.out.handle(event, &mut on_event);
+                }
+            }
+            CutOff::IsDropped => {
+                self.parser.abandon_line();
+            }
         }
         self.stats.add(&stats);
         Ok(())
     }
+}
+
+/// What a stage's last piece, cut off by the token budget, does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CutOff {
+    /// The stream reports it and the route stops.
+    Fails,
+    /// It is dropped: the caller has something to put in its place.
+    IsDropped,
 }
 
 /// Delivers events to the caller and remembers whether the route failed

@@ -114,6 +114,15 @@ impl StreamParser {
         events
     }
 
+    /// Ends a stage whose last piece may be cut off without failing the
+    /// stream (a rewrite that ran past its budget, which the router
+    /// replaces): drops the unfinished line and says whether there was one.
+    pub fn abandon_line(&mut self) -> bool {
+        let cut = !self.failed && !self.line.trim_ascii().is_empty();
+        self.line.clear();
+        cut
+    }
+
     /// Whether a malformed piece was seen (after which input is ignored).
     pub fn failed(&self) -> bool {
         self.failed

@@ -489,10 +489,14 @@ fn invalid_input_is_rejected_before_routing() {
     assert!(events.is_empty() && generator.calls.is_empty());
 }
 
-#[test]
-fn a_rewrite_cut_off_by_the_budget_leaves_the_query_as_written() {
+/// The self-reference route with the member in Naples and the rewriter's
+/// output as given: the events and the rewrite it ends with.
+fn rewrite_with(
+    query: &str,
+    rewriter_output: &str,
+) -> (Vec<&'static str>, Vec<Task>, Option<String>) {
     let input = Input {
-        query: "chef jobs near me".into(),
+        query: query.into(),
         profile: Some(Profile {
             location: Some("Naples, Florida, United States".into()),
             ..Profile::default()
@@ -502,8 +506,7 @@ fn a_rewrite_cut_off_by_the_budget_leaves_the_query_as_written() {
         input,
         &[
             (Task::Planner, wire::intent(Intent::SelfReference)),
-            // No closing newline: the engine's budget ended the line.
-            (Task::Rewriter, "rewrite chef jobs in in in".into()),
+            (Task::Rewriter, rewriter_output.into()),
             (
                 Task::Tagger,
                 tool(ToolName::Title, json!({"title": "chef"})),
@@ -511,9 +514,43 @@ fn a_rewrite_cut_off_by_the_budget_leaves_the_query_as_written() {
         ],
     );
     let output = result.unwrap().output;
-    // The cut-off is reported; the tagger does not run on a broken stream.
-    assert_eq!(kinds(&events), ["intent", "error", "done"]);
-    assert_eq!(generator.calls, [Task::Planner, Task::Rewriter]);
     assert_eq!(output.intent, Intent::SelfReference);
-    assert_eq!(output.rewritten_query.as_deref(), Some("chef jobs near me"));
+    (kinds(&events), generator.calls, output.rewritten_query)
+}
+
+#[test]
+fn a_rewrite_cut_off_by_the_budget_gives_way_to_the_phrase_replaced() {
+    // No closing newline: the engine's budget ended the line.
+    let (kinds, calls, rewrite) = rewrite_with("chef jobs near me", "rewrite chef jobs in in in");
+    assert_eq!(kinds, ["intent", "rewrite", "tool", "done"]);
+    assert_eq!(calls, [Task::Planner, Task::Rewriter, Task::Tagger]);
+    assert_eq!(
+        rewrite.as_deref(),
+        Some("chef jobs in Naples, Florida, United States")
+    );
+    // With no phrase to replace, the query stays as written and is tagged.
+    let (kinds, calls, rewrite) = rewrite_with("chef jobs for me", "rewrite chef jobs in in in");
+    assert_eq!(kinds, ["intent", "rewrite", "tool", "done"]);
+    assert_eq!(calls, [Task::Planner, Task::Rewriter, Task::Tagger]);
+    assert_eq!(rewrite.as_deref(), Some("chef jobs for me"));
+}
+
+#[test]
+fn a_rewrite_that_babbles_gives_way_to_the_phrase_replaced() {
+    let babble = wire::rewrite(
+        "chef jobs in Naples, Florida, United States in Naples, Florida, United States",
+    );
+    let (kinds, _, rewrite) = rewrite_with("chef jobs near me", &babble);
+    assert_eq!(kinds, ["intent", "rewrite", "tool", "done"]);
+    assert_eq!(
+        rewrite.as_deref(),
+        Some("chef jobs in Naples, Florida, United States")
+    );
+    // A rewrite that reads well is the model's.
+    let good = wire::rewrite("chef jobs near Naples, Florida, United States");
+    let (_, _, rewrite) = rewrite_with("chef jobs near me", &good);
+    assert_eq!(
+        rewrite.as_deref(),
+        Some("chef jobs near Naples, Florida, United States")
+    );
 }

@@ -552,7 +552,10 @@ impl Pools {
             short_titles: strs(lists::SHORT_TITLES),
             director_titles: strs(lists::DIRECTOR_TITLES),
             executive_titles: strs(lists::EXECUTIVE_TITLES),
-            tricky_titles: strs(lists::TRICKY_TITLES),
+            // Every look-alike is trained on: a dark-sounding title the
+            // model never saw is denied, and the hand-written sets, not
+            // the generated split, measure how far that generalises.
+            tricky_titles: Parted::new(lists::TRICKY_TITLES.iter().copied(), |s| s, |_| true),
             titles_es: strs(lists::TITLES_ES),
             titles_de: strs(lists::TITLES_DE),
             titles_fr: strs(lists::TITLES_FR),

@@ -430,8 +430,10 @@ impl Gen<'_> {
         }
         let glued = rng.chance(0.4);
         for extra in extras {
-            if glued && comma_ok(&part.text) {
-                // "nurse,leeds,remote": no space after commas.
+            // "nurse,leeds,remote": no space after commas, unless the next
+            // span starts with a mark ("'s-Hertogenbosch"), which a comma
+            // would glue into one word.
+            if glued && comma_ok(&part.text) && extra.text.starts_with(char::is_alphanumeric) {
                 part = append_raw(part.raw(","), &extra);
             } else {
                 part = part.join(&extra);
