@@ -38,8 +38,12 @@ pub enum Cited {
     Country,
     Company,
     Industry,
-    /// The member's role: "like mine", "my line of work", "my resume".
+    /// The member's role: "like mine", "my line of work".
     Title,
+    /// The member's role, and place unless the query names where or with
+    /// whom: "jobs that match my resume" → "Data Engineer jobs in Noida, …"
+    /// (as the training data writes it).
+    Profile,
     Skills,
     Education,
     /// The member's level alone ("at my level"): a seniority word, no
@@ -128,13 +132,13 @@ const CUES: &[(&str, Cited)] = {
         ("similar to my current position", Title),
         ("what i do now", Title),
         ("at my level", Level),
-        ("match my profile", Title),
-        ("matching my profile", Title),
-        ("fit my profile", Title),
-        ("match my resume", Title),
-        ("match my cv", Title),
-        ("matching my cv", Title),
-        ("matching my resume", Title),
+        ("match my profile", Profile),
+        ("matching my profile", Profile),
+        ("fit my profile", Profile),
+        ("match my resume", Profile),
+        ("match my cv", Profile),
+        ("matching my cv", Profile),
+        ("matching my resume", Profile),
         ("use my skills", Skills),
         ("using my skills", Skills),
         ("matching my skills", Skills),
@@ -312,7 +316,7 @@ pub fn cues(query: &str) -> Vec<Cited> {
     for p in phrases(&words(query)) {
         if !found.iter().any(|&(_, _, w)| w == p.cited) {
             found.push((
-                !matches!(p.cited, Cited::Title | Cited::Level),
+                !matches!(p.cited, Cited::Title | Cited::Profile | Cited::Level),
                 p.at,
                 p.cited,
             ));
@@ -377,10 +381,10 @@ impl Lang {
             (Company, Fr) => "chez",
             (Company, De) => "bei",
             (Company, It) => "presso",
-            (Title, En) => "for",
-            (Title, Es | Pt | Fr) => "de",
-            (Title, De) => "als",
-            (Title, It) => "come",
+            (Title | Profile, En) => "for",
+            (Title | Profile, Es | Pt | Fr) => "de",
+            (Title | Profile, De) => "als",
+            (Title | Profile, It) => "come",
             (Skills | Education | Level, En) => "with",
             (Skills | Education | Level, Es | It) => "con",
             (Skills | Education | Level, Pt) => "com",
@@ -434,6 +438,7 @@ pub fn substitute(query: &str, profile: &Profile) -> Option<String> {
     if found.is_empty() {
         return None;
     }
+    let names_where = names_where(query);
     // Each token is either kept, dropped, or replaced by a phrase's values.
     let mut replaced: Vec<Option<String>> = tokens.iter().map(|t| Some(t.to_string())).collect();
     // The member's role goes before a jobs word that opens the query, as
@@ -459,7 +464,7 @@ pub fn substitute(query: &str, profile: &Profile) -> Option<String> {
         end_of_last = last + 1;
         let values: Vec<String> = match phrase.cited {
             Cited::Level => vec![level_words(profile.seniority?).to_string()],
-            cited => values_of(cited, profile),
+            cited => values_cited(cited, profile, names_where),
         };
         if values.is_empty() {
             return None;
@@ -471,7 +476,7 @@ pub fn substitute(query: &str, profile: &Profile) -> Option<String> {
             .collect();
         cited_so_far.extend(values.iter().cloned());
         let mut values = values;
-        if let (Cited::Title | Cited::Skills, Some(title), Some(slot)) =
+        if let (Cited::Title | Cited::Profile | Cited::Skills, Some(title), Some(slot)) =
             (phrase.cited, &profile.title, role_slot)
         {
             if slot < first {
@@ -483,6 +488,15 @@ pub fn substitute(query: &str, profile: &Profile) -> Option<String> {
         let text = match phrase.cited {
             Cited::Level if !values.is_empty() => format!("at {} level", values[0]),
             _ if values.is_empty() => String::new(),
+            // The role led in as a role, the place as a place.
+            Cited::Profile => values
+                .iter()
+                .map(|v| match profile.title.as_ref() == Some(v) {
+                    true => format!("{} {v}", phrase.lang.lead(Cited::Title).0),
+                    false => format!("{} {v}", phrase.lang.lead(Cited::Place).0),
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
             cited => {
                 let (lead, and) = phrase.lang.lead(cited);
                 let list = match values.as_slice() {
@@ -620,9 +634,10 @@ pub fn settle(model: Option<String>, query: &str, profile: &Profile) -> Option<S
 /// the profile's order), in the order of [`cues`].
 pub fn cited_values(query: &str, profile: &Profile) -> Vec<Vec<String>> {
     let mut groups: Vec<Vec<String>> = Vec::new();
+    let names_where = names_where(query);
     for cited in cues(query) {
         // "near me in my country": the place already names the country.
-        let group: Vec<String> = values_of(cited, profile)
+        let group: Vec<String> = values_cited(cited, profile, names_where)
             .into_iter()
             .filter(|value| !groups.iter().flatten().any(|v| v.contains(value.as_str())))
             .collect();
@@ -631,6 +646,30 @@ pub fn cited_values(query: &str, profile: &Profile) -> Vec<Vec<String>> {
         }
     }
     groups
+}
+
+/// Whether the query says where or with whom ("… in lisbon", "… at
+/// google"), outside its self-reference phrases: a profile phrase then
+/// cites the member's role alone.
+fn names_where(query: &str) -> bool {
+    let words = words(query);
+    let mut in_phrase = vec![false; words.len()];
+    for phrase in phrases(&words) {
+        in_phrase[phrase.at..phrase.at + phrase.len].fill(true);
+    }
+    words
+        .iter()
+        .zip(&in_phrase)
+        .any(|(w, &phrase)| !phrase && matches!(w.as_str(), "in" | "near" | "around" | "at"))
+}
+
+/// What a phrase of the query cites: [`values_of`], with a profile
+/// phrase's place only when the query does not say where.
+fn values_cited(cited: Cited, profile: &Profile, names_where: bool) -> Vec<String> {
+    match cited {
+        Cited::Profile if names_where => values_of(Cited::Title, profile),
+        cited => values_of(cited, profile),
+    }
 }
 
 /// The profile's values for one part of it (none when it lacks that part;
@@ -660,6 +699,11 @@ pub fn values_of(cited: Cited, profile: &Profile) -> Vec<String> {
         Cited::Company => profile.company.iter().cloned().collect(),
         Cited::Industry => profile.industry.iter().cloned().collect(),
         Cited::Title => profile.title.iter().cloned().collect(),
+        Cited::Profile => [&profile.title, &profile.location]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
         Cited::Skills => profile.skills.clone(),
         Cited::Education => profile.education.iter().cloned().collect(),
         Cited::Level => Vec::new(),
@@ -762,6 +806,14 @@ mod tests {
             sub("jobs for someone with my degree").as_deref(),
             Some("jobs for someone with BTech Computer Science")
         );
+        assert_eq!(
+            sub("jobs that match my resume with less than 10 applicants").as_deref(),
+            Some("Site Reliability Engineer jobs in Noida, Uttar Pradesh, India with less than 10 applicants")
+        );
+        assert_eq!(
+            sub("roles that fit my profile in pune").as_deref(),
+            Some("Site Reliability Engineer roles in pune")
+        );
         // Nothing to replace, or nothing to replace it with.
         assert_eq!(sub("sre jobs in noida"), None);
         assert_eq!(sub("jobs at my company"), None);
@@ -843,6 +895,16 @@ mod tests {
         assert!(cited_values("jobs in my area of expertise", &profile).is_empty());
         assert_eq!(
             cited_values("jobs that match my qualifications", &profile),
+            [["Site Reliability Engineer"]]
+        );
+        // A profile phrase cites the role, and the place unless the query
+        // says where.
+        assert_eq!(
+            cited_values("jobs that match my resume, remote", &profile),
+            [["Site Reliability Engineer", "Noida, Uttar Pradesh, India"]]
+        );
+        assert_eq!(
+            cited_values("jobs matching my cv in lisbon", &profile),
             [["Site Reliability Engineer"]]
         );
     }
