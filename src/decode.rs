@@ -332,11 +332,12 @@ impl RewriteShape {
         let state = |k: usize, glue: usize, values: usize| {
             (k * (MAX_GLUE_IN_A_ROW + 1) + glue) * (MAX_VALUES_PER_GAP + 1) + values
         };
-        let states = state(words + 1, 0, 0);
         // reach[at][state]: a piece may start at byte `at` in that state.
-        let mut reach = vec![vec![false; states]; n + 1];
+        let mut reach = vec![vec![false; state(words + 1, 0, 0)]; n + 1];
         reach[0][state(0, 0, 0)] = true;
         let mut done = false;
+        // The pieces that may come next, each with the state after it.
+        let mut next: Vec<(&str, usize, usize, usize)> = Vec::new();
         for at in 0..n {
             for k in 0..=words {
                 for glue in 0..=MAX_GLUE_IN_A_ROW {
@@ -344,33 +345,31 @@ impl RewriteShape {
                         if !reach[at][state(k, glue, values)] {
                             continue;
                         }
-                        let mut next_states: Vec<(&str, usize)> = Vec::new();
+                        next.clear();
                         for (i, piece) in self.insertions.iter().enumerate() {
-                            let is_glue = i >= self.glue_from;
-                            if is_glue && glue < MAX_GLUE_IN_A_ROW {
-                                next_states.push((piece, state(k, glue + 1, values)));
-                            } else if !is_glue && values < MAX_VALUES_PER_GAP {
-                                next_states.push((piece, state(k, 0, values + 1)));
+                            if i >= self.glue_from && glue < MAX_GLUE_IN_A_ROW {
+                                next.push((piece, k, glue + 1, values));
+                            } else if i < self.glue_from && values < MAX_VALUES_PER_GAP {
+                                next.push((piece, k, 0, values + 1));
                             }
                         }
                         // The next query word, or a later one past words it may drop.
                         let skippable = self.kept[k..].iter().take_while(|&&kept| !kept).count();
                         for j in k..words.min(k + skippable + 1) {
-                            next_states.push((&self.query_words[j], state(j + 1, 0, 0)));
+                            next.push((&self.query_words[j], j + 1, 0, 0));
                         }
-                        for (piece, next) in next_states {
+                        for &(piece, k_after, glue_after, values_after) in &next {
                             if !rewrite[at..].starts_with(piece) {
                                 continue;
                             }
                             let end = at + piece.len();
-                            let unused =
-                                next / ((MAX_GLUE_IN_A_ROW + 1) * (MAX_VALUES_PER_GAP + 1));
+                            let after = state(k_after, glue_after, values_after);
                             if end == n {
-                                done |= !self.kept[unused..].contains(&true);
+                                done |= !self.kept[k_after..].contains(&true);
                             } else if rewrite[end..].starts_with(", ") {
-                                reach[end + 2][next] = true;
+                                reach[end + 2][after] = true;
                             } else if rewrite[end..].starts_with(' ') {
-                                reach[end + 1][next] = true;
+                                reach[end + 1][after] = true;
                             }
                         }
                     }
@@ -416,7 +415,7 @@ impl RewriteShape {
         }
         let mut text = String::from("ORDER & / .*/");
         let mut terminals = String::new();
-        let values = match self.glue_from {
+        let value_terminal = match self.glue_from {
             0 => String::new(),
             _ => format!(
                 "VALUE: {}\n",
@@ -448,7 +447,7 @@ impl RewriteShape {
             terminals = format!("CITED: {}\nPIECE: {}\n", chains.join(" | "), one_of(pieces));
         }
         format!(
-            "TEXT: {text}\nGLUE: {}\n{values}ORDER: {order}\nSEP: \" \" | \", \"\n{terminals}",
+            "TEXT: {text}\nGLUE: {}\n{value_terminal}ORDER: {order}\nSEP: \" \" | \", \"\n{terminals}",
             one_of(self.insertions[self.glue_from..].iter().map(String::as_str)),
         )
     }

@@ -252,21 +252,42 @@ const DROPPABLE: &[&str] = &[
 pub fn kept_words(words_of_query: &[String], profile: &Profile) -> Vec<bool> {
     let in_profile: Vec<String> = profile.values().flat_map(words).collect();
     let droppable = |p: &String| DROPPABLE.contains(&p.as_str()) || in_profile.contains(p);
-    let mut normalized: Vec<String> = Vec::new();
-    let mut owner: Vec<usize> = Vec::new();
-    let mut keep: Vec<bool> = Vec::with_capacity(words_of_query.len());
-    for (at, word) in words_of_query.iter().enumerate() {
-        let parts = words(word);
-        keep.push(!parts.is_empty() && !parts.iter().all(droppable));
-        owner.extend(std::iter::repeat_n(at, parts.len()));
-        normalized.extend(parts);
-    }
+    let (normalized, owner) = split_words(words_of_query);
+    let mut keep: Vec<bool> = words_of_query
+        .iter()
+        .map(|token| {
+            let parts = words(token);
+            !parts.is_empty() && !parts.iter().all(droppable)
+        })
+        .collect();
     for phrase in phrases(&normalized) {
         for &word in &owner[phrase.at..phrase.at + phrase.len] {
             keep[word] = false;
         }
     }
     keep
+}
+
+/// The lower-cased words of whitespace-separated tokens, and for each word
+/// the token it came from.
+fn split_words<T: AsRef<str>>(tokens: &[T]) -> (Vec<String>, Vec<usize>) {
+    let mut normalized: Vec<String> = Vec::new();
+    let mut owner: Vec<usize> = Vec::new();
+    for (at, token) in tokens.iter().enumerate() {
+        let parts = words(token.as_ref());
+        owner.extend(std::iter::repeat_n(at, parts.len()));
+        normalized.extend(parts);
+    }
+    (normalized, owner)
+}
+
+/// Which of `words` stand inside a self-reference phrase.
+fn in_phrases(words: &[String]) -> Vec<bool> {
+    let mut inside = vec![false; words.len()];
+    for phrase in phrases(words) {
+        inside[phrase.at..phrase.at + phrase.len].fill(true);
+    }
+    inside
 }
 
 /// A self-reference phrase found in a query's words: where it starts, how
@@ -427,13 +448,7 @@ const JOBS_WORDS: &[&str] = &[
 /// what one cites.
 pub fn substitute(query: &str, profile: &Profile) -> Option<String> {
     let tokens: Vec<&str> = query.split_whitespace().collect();
-    let mut normalized: Vec<String> = Vec::new();
-    let mut owner: Vec<usize> = Vec::new();
-    for (at, token) in tokens.iter().enumerate() {
-        let parts = words(token);
-        owner.extend(std::iter::repeat_n(at, parts.len()));
-        normalized.extend(parts);
-    }
+    let (normalized, owner) = split_words(&tokens);
     let found = phrases(&normalized);
     if found.is_empty() {
         return None;
@@ -470,12 +485,11 @@ pub fn substitute(query: &str, profile: &Profile) -> Option<String> {
             return None;
         }
         // "near me in my country": the place already names the country.
-        let values: Vec<String> = values
+        let mut values: Vec<String> = values
             .into_iter()
             .filter(|v| !cited_so_far.iter().any(|c| c.contains(v.as_str())))
             .collect();
         cited_so_far.extend(values.iter().cloned());
-        let mut values = values;
         if let (Cited::Title | Cited::Profile | Cited::Skills, Some(title), Some(slot)) =
             (phrase.cited, &profile.title, role_slot)
         {
@@ -553,10 +567,7 @@ fn level_words(level: Seniority) -> &'static str {
 ///   [`DROPPABLE`], not in a phrase, and not a word of a value written.
 pub fn babbles(rewrite: &str, query: &str, profile: &Profile) -> bool {
     let query_words = words(query);
-    let mut in_phrase = vec![false; query_words.len()];
-    for phrase in phrases(&query_words) {
-        in_phrase[phrase.at..phrase.at + phrase.len].fill(true);
-    }
+    let in_phrase = in_phrases(&query_words);
     let mut left: Vec<Option<String>> = words(rewrite).into_iter().map(Some).collect();
     let mut values: Vec<Vec<String>> = profile
         .values()
@@ -653,14 +664,10 @@ pub fn cited_values(query: &str, profile: &Profile) -> Vec<Vec<String>> {
 /// cites the member's role alone.
 fn names_where(query: &str) -> bool {
     let words = words(query);
-    let mut in_phrase = vec![false; words.len()];
-    for phrase in phrases(&words) {
-        in_phrase[phrase.at..phrase.at + phrase.len].fill(true);
-    }
     words
         .iter()
-        .zip(&in_phrase)
-        .any(|(w, &phrase)| !phrase && matches!(w.as_str(), "in" | "near" | "around" | "at"))
+        .zip(in_phrases(&words))
+        .any(|(w, phrase)| !phrase && matches!(w.as_str(), "in" | "near" | "around" | "at"))
 }
 
 /// What a phrase of the query cites: [`values_of`], with a profile

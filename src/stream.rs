@@ -116,11 +116,9 @@ impl StreamParser {
 
     /// Ends a stage whose last piece may be cut off without failing the
     /// stream (a rewrite that ran past its budget, which the router
-    /// replaces): drops the unfinished line and says whether there was one.
-    pub fn abandon_line(&mut self) -> bool {
-        let cut = !self.failed && !self.line.trim_ascii().is_empty();
+    /// replaces): drops the unfinished line.
+    pub fn abandon_line(&mut self) {
         self.line.clear();
-        cut
     }
 
     /// Whether a malformed piece was seen (after which input is ignored).
