@@ -39,6 +39,11 @@ mod tests {
             "Offres de designer UX près de chez moi",
             "barista jobs in my neck of the woods",
             "Stellen wie meine in München",
+            "trabajos como el mío cerca de mí",
+            "vagas na minha área perto de casa",
+            "offerte da remoto nel mio settore",
+            "Stellen als Elektroniker in meinem Bundesland",
+            "ghar ke paas designer ki naukri chahiye",
         ] {
             assert_eq!(
                 settle(Intent::CriteriaSearch, query),

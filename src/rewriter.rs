@@ -7,7 +7,7 @@
 //! requires that part's value, so a small model that drops a skill or
 //! forgets the place cannot: it still chooses the wording and the order.
 
-use crate::contract::{Input, Profile, Seniority, MAX_QUERY_BYTES};
+use crate::contract::{Input, Profile, Seniority, ToolName, MAX_QUERY_BYTES};
 use crate::text::{find_phrase, words};
 
 /// Self-reference with no profile keeps the query as it is (spec).
@@ -97,6 +97,10 @@ const CUES: &[(&str, Cited)] = {
         ("at my school", Company),
         ("at my college", Company),
         ("at my agency", Company),
+        ("at my bank", Company),
+        ("at my store", Company),
+        ("at my restaurant", Company),
+        ("at my hotel", Company),
         ("at my hospital", Company),
         ("the company i work for", Company),
         // The member's field, role, level, skills, education and profile.
@@ -132,6 +136,10 @@ const CUES: &[(&str, Cited)] = {
         ("similar to my current position", Title),
         ("what i do now", Title),
         ("at my level", Level),
+        ("at my seniority", Level),
+        ("at my seniority level", Level),
+        ("same seniority as me", Level),
+        ("same level as me", Level),
         ("match my profile", Profile),
         ("matching my profile", Profile),
         ("fit my profile", Profile),
@@ -149,6 +157,11 @@ const CUES: &[(&str, Cited)] = {
         ("requiring my skills", Skills),
         ("for my skills", Skills),
         ("based on my skills", Skills),
+        ("my skills", Skills),
+        ("my current role", Title),
+        ("my current position", Title),
+        ("my current job", Title),
+        ("my current gig", Title),
         ("match my qualifications", Title),
         ("my background", Title),
         ("my experience", Title),
@@ -190,6 +203,88 @@ const CUES: &[(&str, Cited)] = {
         ("mere city", Place),
         ("apne area", Place),
         ("apne shehar", Place),
+        ("como el mío", Title),
+        ("como la mía", Title),
+        ("parecidos al mío", Title),
+        ("similares al mío", Title),
+        ("en mi profesión", Title),
+        ("en mi sector", Industry),
+        ("de mi sector", Industry),
+        ("en mi industria", Industry),
+        ("en mi campo", Industry),
+        ("en mi área", Industry),
+        ("en mi rubro", Industry),
+        ("mis habilidades", Skills),
+        ("mis competencias", Skills),
+        ("mi carrera", Education),
+        ("mi título", Education),
+        ("mis estudios", Education),
+        ("en mi región", Region),
+        ("en mi provincia", Region),
+        ("en mi estado", Region),
+        ("según mi perfil", Profile),
+        ("para mi perfil", Profile),
+        ("a mi nivel", Level),
+        ("como a minha", Title),
+        ("como o meu", Title),
+        ("parecidas com a minha", Title),
+        ("na minha profissão", Title),
+        ("na minha área", Industry),
+        ("no meu setor", Industry),
+        ("minhas habilidades", Skills),
+        ("minha formação", Education),
+        ("no meu estado", Region),
+        ("para o meu perfil", Profile),
+        ("pro meu perfil", Profile),
+        ("no meu nível", Level),
+        ("comme le mien", Title),
+        ("comme la mienne", Title),
+        ("dans mon métier", Title),
+        ("dans mon domaine", Industry),
+        ("dans mon secteur", Industry),
+        ("mes compétences", Skills),
+        ("mon diplôme", Education),
+        ("ma formation", Education),
+        ("dans mon quartier", Place),
+        ("dans mon département", Region),
+        ("dans ma boîte", Company),
+        ("pour mon profil", Profile),
+        ("à mon niveau", Level),
+        ("wie meiner", Title),
+        ("wie meinen", Title),
+        ("wie meinem", Title),
+        ("in meiner branche", Industry),
+        ("in meinem bereich", Industry),
+        ("in meinem fachgebiet", Industry),
+        ("meine fähigkeiten", Skills),
+        ("meinen fähigkeiten", Skills),
+        ("meinem abschluss", Education),
+        ("meiner ausbildung", Education),
+        ("in meinem bundesland", Region),
+        ("in meinem unternehmen", Company),
+        ("zu meinem profil", Profile),
+        ("auf meinem niveau", Level),
+        ("simile al mio", Title),
+        ("simili al mio", Title),
+        ("come il mio", Title),
+        ("come la mia", Title),
+        ("nel mio settore", Industry),
+        ("nel mio campo", Industry),
+        ("nel mio ambito", Industry),
+        ("mie competenze", Skills),
+        ("mia laurea", Education),
+        ("nella mia regione", Region),
+        ("per il mio profilo", Profile),
+        ("al mio livello", Level),
+        ("ghar ke paas", Place),
+        ("mere paas", Place),
+        ("meri profile", Profile),
+        ("mere profile", Profile),
+        ("meri skills", Skills),
+        ("mere skills", Skills),
+        ("meri industry", Industry),
+        ("mere field", Industry),
+        ("meri company", Company),
     ]
 };
 
@@ -361,18 +456,24 @@ enum Lang {
 }
 
 impl Lang {
+    /// The language of a phrase from its first word that only one
+    /// language uses there (its possessive, mostly): "cerca de mí", "in
+    /// meiner Nähe", "mere area mein" (Hinglish before German's "mein").
     fn of(phrase: &str) -> Lang {
-        let first = phrase.split(' ').next().unwrap_or("");
-        match first {
-            "cerca" | "en" => Lang::Es,
-            "perto" | "na" => Lang::Pt,
-            "près" | "dans" => Lang::Fr,
-            "wie" => Lang::De,
-            "in" if phrase.contains("meiner") => Lang::De,
-            "vicino" | "nella" => Lang::It,
-            "mere" | "apne" => Lang::Hi,
-            _ => Lang::En,
-        }
+        phrase
+            .split(' ')
+            .find_map(|word| match word {
+                "mí" | "mi" | "mis" | "mío" | "mía" | "cerca" => Some(Lang::Es),
+                "minha" | "minhas" | "meu" | "meus" | "mim" | "perto" => Some(Lang::Pt),
+                "moi" | "mon" | "ma" | "mes" | "mien" | "mienne" | "près" | "chez" => {
+                    Some(Lang::Fr)
+                }
+                "mere" | "meri" | "apne" | "apni" | "ghar" => Some(Lang::Hi),
+                "meine" | "meiner" | "meinem" | "meinen" | "mein" | "wie" => Some(Lang::De),
+                "mio" | "mia" | "miei" | "mie" | "vicino" | "nella" | "nel" => Some(Lang::It),
+                _ => None,
+            })
+            .unwrap_or(Lang::En)
     }
 
     /// The word before a cited value, and the one before a list's last item.
@@ -423,6 +524,10 @@ const LEAD_INS: &[&str] = &[
     "in", "at", "with", "for", "that", "which", "who", "to", "using", "use", "uses", "matching",
     "match", "matches", "fit", "fits", "suited", "suit", "requiring", "need", "needs", "leverage",
     "utilize", "like", "similar",
+    // Spanish, Portuguese, French, German, Italian ("empleos que usen mis
+    // habilidades" → "empleos con SQL y Power BI").
+    "que", "usen", "utilicen", "usem", "utilizem", "para", "con", "com", "qui", "utilisent",
+    "pour", "avec", "die", "mit", "che", "usano", "utilizzano", "per",
 ];
 
 /// Words that name no criterion before a query's jobs word ("show me full
@@ -453,7 +558,7 @@ pub fn substitute(query: &str, profile: &Profile) -> Option<String> {
     if found.is_empty() {
         return None;
     }
-    let names_where = names_where(query);
+    let says = says(query);
     // Each token is either kept, dropped, or replaced by a phrase's values.
     let mut replaced: Vec<Option<String>> = tokens.iter().map(|t| Some(t.to_string())).collect();
     // The member's role goes before a jobs word that opens the query, as
@@ -477,48 +582,79 @@ pub fn substitute(query: &str, profile: &Profile) -> Option<String> {
         }
         let floor = end_of_last;
         end_of_last = last + 1;
-        let values: Vec<String> = match phrase.cited {
-            Cited::Level => vec![level_words(profile.seniority?).to_string()],
-            cited => values_cited(cited, profile, names_where),
-        };
-        if values.is_empty() {
-            return None;
-        }
-        // "near me in my country": the place already names the country.
-        let mut values: Vec<String> = values
-            .into_iter()
-            .filter(|v| !cited_so_far.iter().any(|c| c.contains(v.as_str())))
-            .collect();
-        cited_so_far.extend(values.iter().cloned());
-        if let (Cited::Title | Cited::Profile | Cited::Skills, Some(title), Some(slot)) =
-            (phrase.cited, &profile.title, role_slot)
-        {
-            if slot < first {
-                replaced[slot] = Some(format!("{title} {}", tokens[slot]));
-                values.retain(|v| v != title);
-                role_slot = None;
-            }
-        }
-        let text = match phrase.cited {
-            Cited::Level if !values.is_empty() => format!("at {} level", values[0]),
-            _ if values.is_empty() => String::new(),
-            // The role led in as a role, the place as a place.
-            Cited::Profile => values
-                .iter()
-                .map(|v| match profile.title.as_ref() == Some(v) {
-                    true => format!("{} {v}", phrase.lang.lead(Cited::Title).0),
-                    false => format!("{} {v}", phrase.lang.lead(Cited::Place).0),
-                })
+        let values = values_cited(phrase.cited, profile, says);
+        let text = if phrase.cited == Cited::Level {
+            // The level word and, unless the query names a role, the
+            // member's role, before the jobs word they qualify: "nyc
+            // openings at my level" → "nyc junior Financial Analyst
+            // openings", "go developer jobs at my level" → "senior go
+            // developer jobs".
+            let role = level_word(profile)
+                .into_iter()
+                .map(str::to_string)
+                .chain(values)
                 .collect::<Vec<_>>()
-                .join(" "),
-            cited => {
-                let (lead, and) = phrase.lang.lead(cited);
-                let list = match values.as_slice() {
-                    [one] => one.clone(),
-                    [init @ .., last] => format!("{} {and} {last}", init.join(", ")),
-                    [] => String::new(),
-                };
-                format!("{lead} {list}").trim().to_string()
+                .join(" ");
+            // The nearest jobs word before the phrase that is still the
+            // query's own ("jobs in my field at my level": before the other
+            // phrase).
+            let own = |at: usize| replaced[at].as_deref() == Some(tokens[at]);
+            let jobs_word = (0..first)
+                .rev()
+                .find(|&at| own(at) && is(JOBS_WORDS, tokens[at]));
+            match (role.is_empty(), jobs_word) {
+                (true, _) => format!("at {} level", level_words(profile.seniority?)),
+                (false, Some(mut at)) => {
+                    // The query's own role words go after the level word.
+                    while says.own_role && at > 0 && own(at - 1) && !is(OPENERS, tokens[at - 1]) {
+                        at -= 1;
+                    }
+                    replaced[at] = Some(format!("{role} {}", tokens[at]));
+                    role_slot = None;
+                    String::new()
+                }
+                (false, None) if first == 0 && phrase.lang == Lang::En => format!("{role} jobs"),
+                (false, None) => format!("{} {role}", phrase.lang.lead(Cited::Title).0),
+            }
+        } else {
+            if values.is_empty() {
+                return None;
+            }
+            // "near me in my country": the place already names the country.
+            let mut values: Vec<String> = values
+                .into_iter()
+                .filter(|v| !cited_so_far.iter().any(|c| c.contains(v.as_str())))
+                .collect();
+            cited_so_far.extend(values.iter().cloned());
+            if let (Cited::Title | Cited::Profile | Cited::Skills, Some(title), Some(slot)) =
+                (phrase.cited, &profile.title, role_slot)
+            {
+                if slot < first {
+                    replaced[slot] = Some(format!("{title} {}", tokens[slot]));
+                    values.retain(|v| v != title);
+                    role_slot = None;
+                }
+            }
+            match phrase.cited {
+                _ if values.is_empty() => String::new(),
+                // The role led in as a role, the place as a place.
+                Cited::Profile => values
+                    .iter()
+                    .map(|v| match profile.title.as_ref() == Some(v) {
+                        true => format!("{} {v}", phrase.lang.lead(Cited::Title).0),
+                        false => format!("{} {v}", phrase.lang.lead(Cited::Place).0),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                cited => {
+                    let (lead, and) = phrase.lang.lead(cited);
+                    let list = match values.as_slice() {
+                        [one] => one.clone(),
+                        [init @ .., last] => format!("{} {and} {last}", init.join(", ")),
+                        [] => String::new(),
+                    };
+                    format!("{lead} {list}").trim().to_string()
+                }
             }
         };
         // What stuck to the phrase's last token stays ("around here," → "…,").
@@ -535,13 +671,37 @@ pub fn substitute(query: &str, profile: &Profile) -> Option<String> {
             lead_in -= 1;
             replaced[lead_in] = None;
         }
-        let text = format!("{text}{tail}");
         if !text.is_empty() {
-            replaced[first] = Some(text);
+            replaced[first] = Some(format!("{text}{tail}"));
+        } else if let Some(before) = replaced[..first].iter_mut().rev().flatten().next() {
+            // Nothing written in the phrase's place: its mark goes to the
+            // word before ("positions at my level, remote" → "…positions,
+            // remote").
+            before.push_str(&tail);
         }
     }
     let rewrite = replaced.into_iter().flatten().collect::<Vec<_>>().join(" ");
     check(&rewrite).ok()
+}
+
+/// The word before a role that says the member's level, as the training
+/// data writes it ("senior Product Manager"); none for other levels, or
+/// when the title already says one ("Lead Engineer", "Creative Director").
+fn level_word(profile: &Profile) -> Option<&'static str> {
+    #[rustfmt::skip]
+    const TITLE_LEVELS: &[&str] = &[
+        "senior", "sr", "junior", "jr", "lead", "principal", "head", "chief", "director", "vp",
+        "intern", "trainee", "graduate", "staff",
+    ];
+    let title = words(profile.title.as_deref().unwrap_or(""));
+    if title.iter().any(|w| TITLE_LEVELS.contains(&w.as_str())) {
+        return None;
+    }
+    match profile.seniority? {
+        Seniority::MidSenior => Some("senior"),
+        Seniority::EntryLevel => Some("junior"),
+        _ => None,
+    }
 }
 
 /// A seniority as a rewrite writes it ("at senior level").
@@ -632,11 +792,12 @@ pub fn babbles(rewrite: &str, query: &str, profile: &Profile) -> bool {
 
 /// The rewrite to use: the model's, unless it babbles ([`babbles`]) or
 /// never finished; then the query with its phrases replaced
-/// ([`substitute`]) when that can be built, else whatever the model left.
+/// ([`substitute`]) when that can be built, else none (the query stays as
+/// written: a babbling rewrite searches for what the member never asked).
 pub fn settle(model: Option<String>, query: &str, profile: &Profile) -> Option<String> {
     match model {
         Some(text) if !babbles(&text, query, profile) => Some(text),
-        model => substitute(query, profile).or(model),
+        _ => substitute(query, profile),
     }
 }
 
@@ -645,10 +806,10 @@ pub fn settle(model: Option<String>, query: &str, profile: &Profile) -> Option<S
 /// the profile's order), in the order of [`cues`].
 pub fn cited_values(query: &str, profile: &Profile) -> Vec<Vec<String>> {
     let mut groups: Vec<Vec<String>> = Vec::new();
-    let names_where = names_where(query);
+    let says = says(query);
     for cited in cues(query) {
         // "near me in my country": the place already names the country.
-        let group: Vec<String> = values_cited(cited, profile, names_where)
+        let group: Vec<String> = values_cited(cited, profile, says)
             .into_iter()
             .filter(|value| !groups.iter().flatten().any(|v| v.contains(value.as_str())))
             .collect();
@@ -659,22 +820,75 @@ pub fn cited_values(query: &str, profile: &Profile) -> Vec<Vec<String>> {
     groups
 }
 
-/// Whether the query says where or with whom ("… in lisbon", "… at
-/// google"), outside its self-reference phrases: a profile phrase then
-/// cites the member's role alone.
-fn names_where(query: &str) -> bool {
+/// What a query says besides its self-reference phrases, which decides
+/// what some phrases cite.
+#[derive(Debug, Clone, Copy)]
+struct Says {
+    /// Where or with whom ("… in lisbon", "… at google"): a profile phrase
+    /// then cites the member's role alone.
+    place: bool,
+    /// A role of its own ("go developer jobs at my level": a known title).
+    own_role: bool,
+    /// A role of its own or a phrase for the member's role or field: a
+    /// level phrase then cites the level alone, else the member's role with
+    /// it ("roles at my level" → "senior Product Manager roles", as the
+    /// training data writes it).
+    role: bool,
+}
+
+fn says(query: &str) -> Says {
     let words = words(query);
-    words
+    let inside = in_phrases(&words);
+    let outside: Vec<&str> = words
         .iter()
-        .zip(in_phrases(&words))
-        .any(|(w, phrase)| !phrase && matches!(w.as_str(), "in" | "near" | "around" | "at"))
+        .zip(&inside)
+        .filter(|(_, &phrase)| !phrase)
+        .map(|(w, _)| w.as_str())
+        .collect();
+    let hints = crate::lexicon::annotate(&outside.join(" "));
+    // Words before a jobs word name a role unless a list knows them as
+    // something else: "go developer jobs" does, "nyc openings" does not.
+    let known_otherwise: Vec<String> = hints
+        .iter()
+        .filter(|hint| hint.tool != ToolName::Title)
+        .flat_map(|hint| crate::text::words(&hint.span))
+        .collect();
+    let names_role_before = |at: usize| {
+        words[..at]
+            .iter()
+            .zip(&inside)
+            .rev()
+            .take_while(|(w, &phrase)| {
+                !phrase && !OPENERS.contains(&w.as_str()) && !JOBS_WORDS.contains(&w.as_str())
+            })
+            .any(|(w, _)| !known_otherwise.contains(w))
+    };
+    let own_role = hints.iter().any(|hint| hint.tool == ToolName::Title)
+        || (0..words.len()).any(|at| {
+            !inside[at] && JOBS_WORDS.contains(&words[at].as_str()) && names_role_before(at)
+        });
+    let cited_role = phrases(&words).iter().any(|p| {
+        matches!(
+            p.cited,
+            Cited::Title | Cited::Profile | Cited::Industry | Cited::Skills
+        )
+    });
+    Says {
+        place: outside
+            .iter()
+            .any(|w| matches!(*w, "in" | "near" | "around" | "at")),
+        own_role,
+        role: own_role || cited_role,
+    }
 }
 
 /// What a phrase of the query cites: [`values_of`], with a profile
-/// phrase's place only when the query does not say where.
-fn values_cited(cited: Cited, profile: &Profile, names_where: bool) -> Vec<String> {
+/// phrase's place only when the query does not say where, and a level
+/// phrase's role only when the query names none.
+fn values_cited(cited: Cited, profile: &Profile, says: Says) -> Vec<String> {
     match cited {
-        Cited::Profile if names_where => values_of(Cited::Title, profile),
+        Cited::Profile if says.place => values_of(Cited::Title, profile),
+        Cited::Level if !says.role => values_of(Cited::Title, profile),
         cited => values_of(cited, profile),
     }
 }
@@ -768,6 +982,7 @@ mod tests {
     fn substitution_replaces_each_phrase_with_what_it_cites() {
         let profile = Profile {
             seniority: Some(Seniority::MidSenior),
+            industry: Some("Information Technology".into()),
             ..member()
         };
         let sub = |query: &str| substitute(query, &profile);
@@ -797,12 +1012,38 @@ mod tests {
             Some("Stellen als Site Reliability Engineer in München")
         );
         assert_eq!(
+            sub("jobs that fit my skills, posted today").as_deref(),
+            Some("Site Reliability Engineer jobs with Kubernetes and Terraform, posted today")
+        );
+        assert_eq!(
+            sub("empleos remotos que usen mis habilidades").as_deref(),
+            Some("empleos remotos con Kubernetes y Terraform")
+        );
+        assert_eq!(
+            sub("vagas na minha área perto de casa").as_deref(),
+            Some("vagas em Information Technology em Noida, Uttar Pradesh, India")
+        );
+        assert_eq!(
             sub("sre roles anywhere in my state paying 40 lpa").as_deref(),
             Some("sre roles anywhere in Uttar Pradesh paying 40 lpa")
         );
+        // A level phrase says the level before the role, and the member's
+        // role unless the query names one.
         assert_eq!(
             sub("go developer jobs at my level").as_deref(),
-            Some("go developer jobs at senior level")
+            Some("senior go developer jobs")
+        );
+        assert_eq!(
+            sub("nyc openings at my level").as_deref(),
+            Some("nyc senior Site Reliability Engineer openings")
+        );
+        assert_eq!(
+            sub("positions at my level, fully remote").as_deref(),
+            Some("senior Site Reliability Engineer positions, fully remote")
+        );
+        assert_eq!(
+            sub("same seniority as me, anywhere in my state").as_deref(),
+            Some("senior Site Reliability Engineer jobs, anywhere in Uttar Pradesh")
         );
         // A lead-in that the replacement's own word stands for goes.
         assert_eq!(
@@ -893,11 +1134,35 @@ mod tests {
             ]
         );
         assert_eq!(cited_values("vagas perto de mim", &profile).len(), 1);
+        // Other languages' phrases, in any word order.
+        assert_eq!(
+            cited_values("trabajos como el mío cerca de mí", &profile),
+            [
+                ["Site Reliability Engineer"],
+                ["Noida, Uttar Pradesh, India"]
+            ]
+        );
+        assert_eq!(
+            cited_values("Jobs in meiner Nähe mit meinen Fähigkeiten", &profile),
+            [
+                vec!["Noida, Uttar Pradesh, India"],
+                vec!["Kubernetes", "Terraform"]
+            ]
+        );
         // What the profile lacks is not required, and a plain query cites
         // nothing.
         assert!(cited_values("jobs at my company", &profile).is_empty());
         assert!(cited_values("sre jobs in noida", &profile).is_empty());
-        assert!(cited_values("roles at my level", &profile).is_empty());
+        // A level phrase cites the role when the query names none.
+        assert_eq!(
+            cited_values("roles at my level", &profile),
+            [["Site Reliability Engineer"]]
+        );
+        assert!(cited_values("go developer roles at my level", &profile).is_empty());
+        assert_eq!(
+            cues("same seniority as me, anywhere in my region"),
+            [Cited::Level, Cited::Region]
+        );
         // The longer phrase wins.
         assert!(cited_values("jobs in my area of expertise", &profile).is_empty());
         assert_eq!(

@@ -1,7 +1,7 @@
 //! The hand-labelled dev set: its labels follow the contract, and the parts
 //! of the core that need no model (the trust screen, the gazetteer, the
 //! scorer) are measured on it. The label-contract checks also cover the
-//! second tuning set, `dev2.jsonl`.
+//! second and third tuning sets, `dev2.jsonl` and `dev3.jsonl`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,9 +12,10 @@ use quarry::tools::{self, query_countries};
 use quarry::{trust, Intent, ToolName};
 
 /// Every hand-labelled tuning set, by file name.
-const TUNING_SETS: [(&str, &str); 2] = [
+const TUNING_SETS: [(&str, &str); 3] = [
     ("dev.jsonl", include_str!("data/dev.jsonl")),
     ("dev2.jsonl", include_str!("data/dev2.jsonl")),
+    ("dev3.jsonl", include_str!("data/dev3.jsonl")),
 ];
 
 fn parse(name: &str, text: &str) -> Vec<Example> {

@@ -546,6 +546,10 @@ fn a_rewrite_that_babbles_gives_way_to_the_phrase_replaced() {
         rewrite.as_deref(),
         Some("chef jobs in Naples, Florida, United States")
     );
+    // With no phrase to replace, the query stays as written: a babbling
+    // rewrite would search for what the member never asked.
+    let (_, _, rewrite) = rewrite_with("chef jobs like my old one", &babble);
+    assert_eq!(rewrite.as_deref(), Some("chef jobs like my old one"));
     // A rewrite that reads well is the model's.
     let good = wire::rewrite("chef jobs near Naples, Florida, United States");
     let (_, _, rewrite) = rewrite_with("chef jobs near me", &good);

@@ -80,7 +80,9 @@ impl Gen<'_> {
                     1 if comma && !last => ", ",
                     1 => " and ",
                     2 if comma => ", ",
-                    3 if comma => ",",
+                    // "a,b" only where b starts a word: ",'s-hertogenbosch"
+                    // is not one.
+                    3 if comma && v.starts_with(char::is_alphanumeric) => ",",
                     4 => " / ",
                     5 => " & ",
                     _ => " or ",
@@ -512,13 +514,28 @@ mod tests {
         "ke", "liye", "jobs", "job", "trabajo", "empleo", "emploi", "vagas", "vaga", "emprego",
     ];
 
+    fn training_gen(pools: &Pools) -> Gen<'_> {
+        Gen {
+            pools,
+            split: Split::Train,
+        }
+    }
+
+    #[test]
+    fn a_list_glues_no_comma_onto_a_value_that_starts_with_a_mark() {
+        let pools = Pools::load().unwrap();
+        let gen = training_gen(&pools);
+        let values = ["scunthorpe".to_string(), "'s-hertogenbosch".to_string()];
+        for seed in 0..200 {
+            let part = gen.list_of(&mut Rng::new(seed), ToolName::Location, "location", &values);
+            assert!(!part.text.contains(",'"), "{}", part.text);
+        }
+    }
+
     #[test]
     fn typed_families_label_as_the_contract_says() {
         let pools = Pools::load().unwrap();
-        let gen = Gen {
-            pools: &pools,
-            split: Split::Train,
-        };
+        let gen = training_gen(&pools);
         let mut rng = Rng::new(17);
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for _ in 0..4000 {
