@@ -373,7 +373,7 @@ def test_runtime(rt, origin, inputs, natives, origin_natives):
     # (the rule is `confidence < threshold`); denials stay at the edge, and
     # so does an answer the model gave with confidence 1.0.
     rt.start(1.0, origin)
-    escalated, escalated_latency = 0, []
+    escalated, escalated_latency, first_escalated = 0, [], None
     for i, (inp, native, at_origin) in enumerate(zip(inputs, natives, origin_natives)):
         status, _, body, elapsed = request(endpoint(), inp)
         if not check(status == 200, f"{name} escalate {i} status", f"{status} {body}"):
@@ -386,6 +386,7 @@ def test_runtime(rt, origin, inputs, natives, origin_natives):
         else:
             escalated += 1
             escalated_latency.append(elapsed)
+            first_escalated = i if first_escalated is None else first_escalated
             check(body.get("served_by") == "origin" and body.get("escalation") in ("low_confidence", "model_error"),
                   f"{name} escalate {i} served_by origin", {k: body.get(k) for k in ("served_by", "escalation")})
             # What the origin answers is what its model answers natively.
@@ -394,7 +395,10 @@ def test_runtime(rt, origin, inputs, natives, origin_natives):
     timings[name]["escalated_at_threshold_1"] = f"{escalated}/{len(inputs)}"
     if escalated_latency:
         timings[name]["escalated_p50_ms"] = round(statistics.median(escalated_latency) * 1000, 1)
-    status, headers, payload, _ = request(endpoint(), dict(inputs[0], stream=True), raw=True)
+    # Streamed too: an input the edge was unsure of ends with the origin's answer.
+    check(first_escalated is not None, f"{name} some golden input escalates at threshold 1", escalated)
+    streamed = inputs[first_escalated or 0]
+    status, headers, payload, _ = request(endpoint(), dict(streamed, stream=True), raw=True)
     events = parse_sse(payload)
     check(status == 200 and events and events[-1]["event"] == "done"
           and events[-1]["data"].get("served_by") == "origin", f"{name} sse escalated done",
@@ -411,6 +415,10 @@ def test_runtime(rt, origin, inputs, natives, origin_natives):
             check(diff(native, body) == "", f"{name} degraded {i} = native", diff(native, body))
         if native["denied"]:
             check(body.get("served_by") == "edge" and body.get("degraded") is False, f"{name} degraded {i} denial", body)
+        elif body.get("confidence", 0.0) >= 1.0:
+            # A certain answer never asks the origin, so nothing degrades.
+            check(body.get("served_by") == "edge" and body.get("degraded") is False and "escalation" not in body,
+                  f"{name} degraded {i} certain answer", body)
         else:
             check(body.get("served_by") == "edge" and body.get("degraded") is True
                   and body.get("escalation") in ("low_confidence", "model_error"), f"{name} degraded {i} flags",
