@@ -10,12 +10,12 @@ host — the Worker in workerd (the Workers runtime), the Spin component in
   `date_posted_tool.arguments.posted_after` within 120 s), threshold 0;
 - JSON and SSE answers, `served_by: "edge"` on normal answers;
 - bad requests: clear JSON errors (400/404/405/413/422), never a crash;
-- fallback: threshold 1.0 sends every model answer to the origin
-  (`served_by: "origin"`, the answer of the origin's own model: the larger
-  models/quarry-origin-q8_0.gguf that `quarry serve` loads by default),
-  except denials; a query over the edge model's
+- fallback: threshold 1.0 sends every model answer below full confidence
+  to the origin (`served_by: "origin"`, the answer of the origin's own
+  model: the larger models/quarry-origin-q8_0.gguf that `quarry serve`
+  loads by default), except denials; a query over the edge model's
   token limit goes to the origin at any threshold; an unreachable origin
-  gives the edge answer with `degraded: true`.
+  gives the edge answer with `degraded: true` where it was unsure.
 
 Prints timings (cold start, per-request latency) and ends with
 'N passed, M failed'; exits non-zero on any failure.
