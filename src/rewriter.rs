@@ -376,8 +376,13 @@ fn split_words<T: AsRef<str>>(tokens: &[T]) -> (Vec<String>, Vec<usize>) {
 
 /// Which of `words` stand inside a self-reference phrase.
 fn in_phrases(words: &[String]) -> Vec<bool> {
-    let mut inside = vec![false; words.len()];
-    for phrase in phrases(words) {
+    phrase_mask(words.len(), &phrases(words))
+}
+
+/// Which of `len` words stand inside one of `found`.
+fn phrase_mask(len: usize, found: &[Phrase]) -> Vec<bool> {
+    let mut inside = vec![false; len];
+    for phrase in found {
         inside[phrase.at..phrase.at + phrase.len].fill(true);
     }
     inside
@@ -587,7 +592,7 @@ pub fn substitute(query: &str, profile: &Profile) -> Option<String> {
             // openings at my level" → "nyc junior Financial Analyst
             // openings", "go developer jobs at my level" → "senior go
             // developer jobs".
-            let role = level_word(profile)
+            let role = level_prefix(profile)
                 .into_iter()
                 .map(str::to_string)
                 .chain(values)
@@ -685,7 +690,7 @@ pub fn substitute(query: &str, profile: &Profile) -> Option<String> {
 /// The word before a role that says the member's level, as the training
 /// data writes it ("senior Product Manager"); none for other levels, or
 /// when the title already says one ("Lead Engineer", "Creative Director").
-fn level_word(profile: &Profile) -> Option<&'static str> {
+fn level_prefix(profile: &Profile) -> Option<&'static str> {
     #[rustfmt::skip]
     const TITLE_LEVELS: &[&str] = &[
         "senior", "sr", "junior", "jr", "lead", "principal", "head", "chief", "director", "vp",
@@ -836,7 +841,8 @@ struct Says {
 
 fn says(query: &str) -> Says {
     let words = words(query);
-    let inside = in_phrases(&words);
+    let found = phrases(&words);
+    let inside = phrase_mask(words.len(), &found);
     let outside: Vec<&str> = words
         .iter()
         .zip(&inside)
@@ -865,7 +871,7 @@ fn says(query: &str) -> Says {
         || (0..words.len()).any(|at| {
             !inside[at] && JOBS_WORDS.contains(&words[at].as_str()) && names_role_before(at)
         });
-    let cited_role = phrases(&words).iter().any(|p| {
+    let cited_role = found.iter().any(|p| {
         matches!(
             p.cited,
             Cited::Title | Cited::Profile | Cited::Industry | Cited::Skills
